@@ -1,0 +1,1 @@
+"""Command-line entry points: parse argv, call one service, render, decide the exit code."""

@@ -1,0 +1,1 @@
+"""Pure logic: text and values in, values out; no I/O."""

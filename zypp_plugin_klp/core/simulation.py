@@ -1,0 +1,264 @@
+"""A pure model of the kernel's live patch core, for the simulated kernel driver.
+
+It follows kernel/livepatch/{core,transition}.c: one transition at a time; a task switches once no
+frame of its stack is a function the transitioning patch changes; atomic replace removes older
+patches from sysfs when its transition completes (their modules stay loaded); writing the
+opposite ``enabled`` value mid-transition reverses it; ``force`` completes it; stalled tasks that
+can be woken by a signal are woken 15 s into a transition.
+"""
+
+import errno as E
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Set
+
+from ..errors import KernelError
+from .kerrors import describe
+from .kvalues import frame_function
+from .transition import PATCHED, UNDEFINED, UNPATCHED
+
+SIGNAL_AFTER = 15.0
+FEATURES = ("replace", "stack_order", "patched")
+
+
+@dataclass
+class SimThread:
+    """A thread of the simulated system; ``stack`` lists frames, innermost first."""
+
+    pid: int
+    tid: int
+    comm: str
+    cmdline: List[str] = field(default_factory=list)
+    stack: List[str] = field(default_factory=list)
+    state: int = UNDEFINED
+    wakes_on_signal: bool = False
+
+
+@dataclass
+class SimPatch:
+    """A live patch registered in (simulated) sysfs."""
+
+    name: str
+    functions: List[str]
+    enabled: int = 1
+    replace: bool = True
+    stack_order: int = 1
+    forced: bool = False
+
+
+@dataclass
+class SimModule:
+    """A loaded module (live patches stay loaded after they leave sysfs)."""
+
+    name: str
+    path: str = ""
+    functions: List[str] = field(default_factory=list)
+
+
+@dataclass
+class SimState:
+    """The whole simulated kernel; serialisable with :meth:`to_dict` / :meth:`from_dict`."""
+
+    release: str
+    arch: str = "x86_64"
+    vermagic: str = ""
+    features: List[str] = field(default_factory=list)
+    threads: Dict[int, SimThread] = field(default_factory=dict)
+    modules: Dict[str, SimModule] = field(default_factory=dict)
+    patches: List[SimPatch] = field(default_factory=list)
+    transition: Optional[str] = None
+    target: int = PATCHED
+    transition_functions: List[str] = field(default_factory=list)
+    started: float = 0.0
+    clock: float = 0.0
+    signalled: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.vermagic:
+            self.vermagic = f"{self.release} SMP preempt mod_unload modversions"
+        self.dirty: Set[int] = set()
+
+    # -- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> Dict[str, Any]:
+        """A JSON-serialisable copy of the state."""
+        doc = asdict(self)
+        doc["threads"] = [asdict(t) for t in self.threads.values()]
+        doc["modules"] = [asdict(m) for m in self.modules.values()]
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: Dict[str, Any]) -> "SimState":
+        """Inverse of :meth:`to_dict`."""
+        doc = dict(doc)
+        threads = [SimThread(**t) for t in doc.pop("threads")]
+        modules = [SimModule(**m) for m in doc.pop("modules")]
+        patches = [SimPatch(**p) for p in doc.pop("patches")]
+        state = cls(**doc, patches=patches)
+        state.threads = {t.tid: t for t in threads}
+        state.modules = {m.name: m for m in modules}
+        return state
+
+    # -- queries -------------------------------------------------------------------------------
+    def patch(self, name: str) -> Optional[SimPatch]:
+        """The patch named ``name`` in sysfs, or None."""
+        return next((p for p in self.patches if p.name == name), None)
+
+    def blocking(self) -> List[SimThread]:
+        """Threads not yet switched to the transition's target."""
+        if self.transition is None:
+            return []
+        return [t for t in self.threads.values() if t.state != self.target]
+
+    # -- operations (each raises KernelError with the errno the kernel would return) -----------
+    def load(self, name: str, functions: Sequence[str], path: str = "", livepatch: bool = True,
+             vermagic: Optional[str] = None) -> None:
+        """finit_module() of a live patch module: registers and enables its patch."""
+        if name in self.modules:
+            raise KernelError(describe("load", E.EEXIST, name), E.EEXIST)
+        if vermagic is not None and vermagic != self.vermagic:
+            raise KernelError(describe("load", E.ENOEXEC, name), E.ENOEXEC)
+        if not livepatch:
+            raise KernelError(f"{name} is not a live patch module; the simulated kernel loads only "
+                              "live patches (EINVAL)", E.EINVAL)
+        if self.transition is not None:
+            raise KernelError(describe("load", E.EBUSY, name), E.EBUSY)
+        self.modules[name] = SimModule(name, path, list(functions))
+        order = max((p.stack_order for p in self.patches), default=0) + 1
+        patch = SimPatch(name, list(functions), stack_order=order)
+        self.patches.append(patch)
+        changed = set(functions)
+        for older in self.patches[:-1]:
+            changed.update(older.functions)  # replace: older functions revert to the originals
+        self._start(patch, PATCHED, sorted(changed))
+
+    def disable(self, name: str) -> None:
+        """Write 0 to ``enabled``: start unpatching, or reverse this patch's own transition."""
+        patch = self._existing(name)
+        if self.transition == name:
+            if patch.enabled == 0:
+                raise KernelError(describe("sysfs", E.EINVAL, name), E.EINVAL)
+            patch.enabled = 0
+            self.target = UNPATCHED
+            self.dirty.update(self.threads)
+            self.settle()
+            return
+        if self.transition is not None:
+            raise KernelError(describe("sysfs", E.EBUSY, name), E.EBUSY)
+        if patch.enabled == 0:
+            raise KernelError(describe("sysfs", E.EINVAL, name), E.EINVAL)
+        patch.enabled = 0
+        self._start(patch, UNPATCHED, patch.functions)
+
+    def force(self, name: str) -> None:
+        """Write 1 to ``force``: mark every task switched (irreversible)."""
+        patch = self._existing(name)
+        if self.transition != name:
+            raise KernelError(describe("sysfs", E.EINVAL, name), E.EINVAL)
+        patch.forced = True
+        for thread in self.threads.values():
+            thread.state = self.target
+        self.dirty.update(self.threads)
+        self.settle()
+
+    def unload(self, name: str) -> None:
+        """delete_module(): only once the module's patch has left sysfs."""
+        if name not in self.modules:
+            raise KernelError(describe("unload", E.ENOENT, name), E.ENOENT)
+        if self.patch(name) is not None:
+            raise KernelError(describe("unload", E.EBUSY, name), E.EBUSY)
+        del self.modules[name]
+
+    def release(self, tids: Optional[Sequence[int]] = None) -> int:
+        """Let threads return from every function a loaded live patch changes; count released."""
+        patched = self._patched_functions()
+        count = 0
+        for thread in self.threads.values():
+            if tids is not None and thread.tid not in tids and thread.pid not in tids:
+                continue
+            kept = [f for f in thread.stack if _base(frame_function(f)) not in patched]
+            if kept != thread.stack:
+                thread.stack = kept
+                self.dirty.add(thread.tid)
+                count += 1
+        self.settle()
+        return count
+
+    def exit(self, pid: int) -> int:
+        """A process exits: its threads leave /proc."""
+        gone = [tid for tid, t in self.threads.items() if t.pid == pid]
+        for tid in gone:
+            del self.threads[tid]
+        self.dirty.update(gone)
+        self.settle()
+        return len(gone)
+
+    def advance(self, seconds: float) -> None:
+        """Let time pass: the kernel signals stalled tasks after 15 s and retries the transition."""
+        self.clock += max(0.0, seconds)
+        if self.transition is not None and not self.signalled and \
+                self.clock - self.started >= SIGNAL_AFTER:
+            self.signalled = True
+            functions = set(self.transition_functions)
+            for thread in self.blocking():
+                if thread.wakes_on_signal:
+                    thread.stack = [f for f in thread.stack
+                                    if _base(frame_function(f)) not in functions]
+        self.settle()
+
+    def settle(self) -> None:
+        """klp_try_complete_transition(): switch every safe task; finish when all are switched."""
+        if self.transition is None:
+            return
+        functions = set(self.transition_functions)
+        for thread in self.threads.values():
+            if thread.state != self.target and \
+                    not any(_base(frame_function(f)) in functions for f in thread.stack):
+                thread.state = self.target
+                self.dirty.add(thread.tid)
+        if not self.blocking():
+            self._complete()
+
+    # -- internals -----------------------------------------------------------------------------
+    def _existing(self, name: str) -> SimPatch:
+        patch = self.patch(name)
+        if patch is None:
+            raise KernelError(describe("sysfs", E.ENOENT, name), E.ENOENT)
+        return patch
+
+    def _patched_functions(self) -> Set[str]:
+        found: Set[str] = set()
+        for module in self.modules.values():
+            found.update(module.functions)
+        return found
+
+    def _start(self, patch: SimPatch, target: int, functions: Sequence[str]) -> None:
+        self.transition = patch.name
+        self.target = target
+        self.transition_functions = list(functions)
+        self.started = self.clock
+        self.signalled = False
+        for thread in self.threads.values():
+            thread.state = UNPATCHED if target == PATCHED else PATCHED
+        self.dirty.update(self.threads)
+        self.settle()
+
+    def _complete(self) -> None:
+        patch = self.patch(self.transition or "")
+        self.transition = None
+        self.transition_functions = []
+        for thread in self.threads.values():
+            thread.state = UNDEFINED
+        self.dirty.update(self.threads)
+        if patch is None:
+            return
+        if patch.enabled == 0:
+            self.patches.remove(patch)
+        elif patch.replace:
+            self.patches = [patch]
+
+
+def _base(function: str) -> str:
+    """A patched function and its replacement count as the same: ``livepatch_f``/``klpp_f`` -> f."""
+    for prefix in ("livepatch_", "klpp_"):
+        if function.startswith(prefix):
+            return function[len(prefix):]
+    return function

@@ -1,0 +1,1 @@
+"""The only code that touches the host (kernel, rpm database, files), each behind a small interface."""

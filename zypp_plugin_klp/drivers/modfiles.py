@@ -1,0 +1,51 @@
+"""Live patch module files on disk: ``<root>/lib/modules/<release>/livepatch/*.ko`` and their .modinfo."""
+
+import os
+from typing import Callable, Dict, Optional
+
+from ..core.elfmod import ModuleFormatError, ModuleInfo, parse_module
+
+MODULE_DIRS = ("lib/modules", "usr/lib/modules")
+MAX_MODULE_SIZE = 256 << 20
+
+
+def livepatch_dirs(root: str, release: str) -> list:
+    """The directories that hold live patches for ``release`` inside ``root`` (existing ones)."""
+    found = []
+    for base in MODULE_DIRS:
+        path = os.path.join(root, base, release, "livepatch")
+        if os.path.isdir(path) and os.path.realpath(path) not in [os.path.realpath(p) for p in found]:
+            found.append(path)
+    return found
+
+
+def read_module(path: str) -> ModuleInfo:
+    """Parse the module file at ``path``; OSError and ModuleFormatError pass through."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_MODULE_SIZE + 1)
+    if len(data) > MAX_MODULE_SIZE:
+        raise ModuleFormatError(f"larger than {MAX_MODULE_SIZE >> 20} MiB")
+    return parse_module(data)
+
+
+def module_files(root: str, release: str,
+                 warn: Callable[[str], None] = lambda _m: None) -> Dict[str, str]:
+    """Map module name -> file path (inside ``root``) of every live patch module for ``release``."""
+    files: Dict[str, str] = {}
+    for directory in livepatch_dirs(root, release):
+        for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+            if not entry.name.endswith(".ko") or not entry.is_file(follow_symlinks=False):
+                continue
+            name = _module_name(entry.path, warn)
+            if name and name not in files:
+                files[name] = "/" + os.path.relpath(entry.path, root)
+    return files
+
+
+def _module_name(path: str, warn: Callable[[str], None]) -> Optional[str]:
+    try:
+        info = read_module(path)
+    except (OSError, ModuleFormatError) as exc:
+        warn(f"ignoring {path}: {exc}")
+        return None
+    return info.name or os.path.basename(path)[:-3].replace("-", "_")

@@ -1,0 +1,1 @@
+"""Use cases: take drivers as arguments, return values, never print."""

@@ -1,0 +1,110 @@
+"""Read-only use cases: status, the list of patches with their packages, and blocking tasks."""
+
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Tuple
+
+from ..core import transition as tr
+from ..core.changelog import references
+from ..drivers import procfs, sysfs
+from ..drivers.rpmdb import InstalledPackage
+
+Warn = Callable[[str], None]
+
+
+def status(root: str = "/") -> str:
+    """``ready`` or ``in_progress``."""
+    return tr.IN_PROGRESS if sysfs.any_transition(root) else tr.READY
+
+
+@dataclass
+class PatchReport:
+    """One live patch module as ``klp patches`` reports it."""
+
+    name: str
+    active: bool
+    patch: Optional[tr.Patch] = None
+    module_path: Optional[str] = None
+    package: Optional[InstalledPackage] = None
+    cves: List[str] = field(default_factory=list)
+    bugs: List[str] = field(default_factory=list)
+    expires: Optional[str] = None
+    update: Optional[str] = None
+
+
+def patches(root: str = "/", rpmdb: Optional[object] = None, warn: Warn = sysfs.ignore) -> List[PatchReport]:
+    """Every live patch: the ones in sysfs (active while enabled) and replaced ones still loaded.
+
+    With an ``rpmdb`` (an object with ``owner(path)``), each report also names the module file,
+    the package owning it, and the CVEs and bugs from that package's changelog.
+    """
+    in_sysfs = sysfs.read_patches(root, warn)
+    names = {p.name for p in in_sysfs}
+    reports = [PatchReport(p.name, p.enabled == 1, p) for p in in_sysfs]
+    reports += [PatchReport(n, False) for n in sysfs.loaded_livepatch_modules(root) if n not in names]
+    if rpmdb is not None:
+        _add_packages(root, reports, rpmdb, warn)
+    return reports
+
+
+def _add_packages(root: str, reports: List[PatchReport], rpmdb: object, warn: Warn) -> None:
+    from ..drivers.modfiles import module_files  # lazy: parses ELF files
+
+    files = module_files(root, sysfs.kernel_release(root), warn)
+    for report in reports:
+        report.module_path = files.get(report.name)
+        if report.module_path is None:
+            continue
+        report.package = rpmdb.owner(report.module_path)  # type: ignore[attr-defined]
+        if report.package is not None:
+            report.cves, report.bugs = references(report.package.changelog)
+
+
+@dataclass(frozen=True)
+class BlockingTask:
+    """A thread that still runs code the transition must switch away from."""
+
+    pid: int
+    tid: int
+    details: Optional[procfs.TaskDetails] = None
+
+
+@dataclass
+class BlockingReport:
+    """Who holds up the current transition, and how many tasks took part."""
+
+    patch: Optional[tr.Patch]
+    target: Optional[int]
+    tasks: List[BlockingTask]
+    total: int
+    stats: procfs.WalkStats
+
+    @property
+    def switched(self) -> int:
+        """Tasks that have reached the target state."""
+        return self.total - len(self.tasks)
+
+
+def blocking(root: str = "/", details: int = 0, warn: Warn = sysfs.ignore) -> BlockingReport:
+    """Walk every task and keep those whose patch_state differs from the transition's target.
+
+    Args:
+        details: 0 ids only, 1 with comm and cmdline, 2 with kernel stacks too.
+    """
+    stats = procfs.WalkStats()
+    patch = tr.transitioning_patch(sysfs.read_patches(root, warn))
+    if patch is None:
+        return BlockingReport(None, None, [], 0, stats)
+    target = tr.transition_target(patch)
+    found: List[Tuple[int, int]] = []
+    total = 0
+    for task in procfs.iter_tasks(root, stats, warn):
+        if task.state >= 0:
+            total += 1
+            if task.state != target:
+                found.append((task.pid, task.tid))
+    found.sort()
+    tasks = [
+        BlockingTask(pid, tid, procfs.task_details(root, pid, tid, details >= 2) if details else None)
+        for pid, tid in found
+    ]
+    return BlockingReport(patch, target, tasks, total, stats)
