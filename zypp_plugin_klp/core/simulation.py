@@ -167,7 +167,7 @@ class SimState:
             raise KernelError(describe("unload", E.EBUSY, name), E.EBUSY)
         del self.modules[name]
 
-    def release(self, tids: Optional[Sequence[int]] = None) -> int:
+    def release_tasks(self, tids: Optional[Sequence[int]] = None) -> int:
         """Let threads return from every function a loaded live patch changes; count released."""
         patched = self._patched_functions()
         count = 0
@@ -211,7 +211,7 @@ class SimState:
         functions = set(self.transition_functions)
         for thread in self.threads.values():
             if thread.state != self.target and \
-                    not any(_base(frame_function(f)) in functions for f in thread.stack):
+                    not any(_blocks(frame_function(f), functions, self.target) for f in thread.stack):
                 thread.state = self.target
                 self.dirty.add(thread.tid)
         if not self.blocking():
@@ -254,6 +254,18 @@ class SimState:
             self.patches.remove(patch)
         elif patch.replace:
             self.patches = [patch]
+
+
+def _blocks(function: str, changed: Set[str], target: int) -> bool:
+    """Whether sleeping in ``function`` stops a task from switching (klp_check_stack_func).
+
+    Patching must wait for tasks in an original function or in an older patch's replacement of
+    it; unpatching only for tasks in a replacement (the original code is safe to return to).
+    """
+    base = _base(function)
+    if base not in changed:
+        return False
+    return target == PATCHED or base != function
 
 
 def _base(function: str) -> str:

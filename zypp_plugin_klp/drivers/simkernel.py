@@ -141,7 +141,7 @@ class SimulatedKernel(KernelDriver):
     def release(self, ids: Optional[Sequence[int]] = None) -> int:
         """Let the given pids/tids (all when None) return from patched functions."""
         with self._state() as state:
-            return state.release(ids)
+            return state.release_tasks(ids)
 
     def exit(self, pid: int) -> int:
         """Make a process exit."""

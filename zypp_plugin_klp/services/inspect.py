@@ -41,6 +41,7 @@ def patches(root: str = "/", rpmdb: Optional[object] = None, warn: Warn = sysfs.
     names = {p.name for p in in_sysfs}
     reports = [PatchReport(p.name, p.enabled == 1, p) for p in in_sysfs]
     reports += [PatchReport(n, False) for n in sysfs.loaded_livepatch_modules(root) if n not in names]
+    reports.sort(key=lambda r: tr.natural_key(r.name))
     if rpmdb is not None:
         _add_packages(root, reports, rpmdb, warn)
     return reports

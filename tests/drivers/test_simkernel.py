@@ -1,0 +1,154 @@
+"""The simulated kernel driver: real .ko files in, a kernel-shaped tree out, kernel-like errors."""
+
+import errno
+import json
+import os
+
+import pytest
+
+from zypp_plugin_klp.drivers import kernel as kdrv
+from zypp_plugin_klp.drivers import procfs, sysfs
+from zypp_plugin_klp.drivers.simkernel import SimulatedKernel
+from zypp_plugin_klp.errors import KernelError, KlpError, ScenarioError
+from zypp_plugin_klp.services import inspect
+
+
+def read(root, rel):
+    with open(os.path.join(root, rel)) as handle:
+        return handle.read()
+
+
+def test_tree_has_the_kernel_layout(sim):
+    root = sim.root
+    assert read(root, "proc/sys/kernel/osrelease") == "6.1.0-26-default\n"
+    assert read(root, "proc/4242/cmdline") == "/opt/memdb/bin/memdb\0--config\0/etc/memdb.conf\0"
+    assert read(root, "proc/4242/task/4245/comm") == "memdb-stats\n"
+    assert read(root, "proc/4242/task/4245/patch_state") == "-1\n"
+    assert read(root, "proc/4242/task/4245/stack").startswith("[<0>] cmdline_proc_show+")
+    assert oct(os.stat(os.path.join(root, "proc/4242/task/4245/patch_state")).st_mode & 0o777) == "0o400"
+    assert os.listdir(sysfs.livepatch_dir(root)) == []
+    assert isinstance(kdrv.open_kernel(root), SimulatedKernel)
+
+
+def test_open_kernel_on_a_plain_tree_is_linux(tmp_path):
+    assert isinstance(kdrv.open_kernel(str(tmp_path)), kdrv.LinuxKernel)
+    with pytest.raises(KlpError):
+        SimulatedKernel(str(tmp_path))
+
+
+def test_load_holds_transition_until_release(sim, build_ko):
+    assert sim.load(build_ko("livepatch_1_1_1")) == "livepatch_1_1_1"
+    root = sim.root
+    (patch,) = sysfs.read_patches(root)
+    assert (patch.enabled, patch.transition, patch.replace, patch.stack_order) == (1, 1, 1, 1)
+    assert patch.objects == (("vmlinux", 1),)
+    assert sysfs.loaded_livepatch_modules(root) == ["livepatch_1_1_1"]
+    assert [(t.pid, t.tid) for t in inspect.blocking(root).tasks] == [(4242, 4245)]
+    assert read(root, "proc/4242/task/4242/patch_state") == "1\n"
+    assert sim.release([4245]) == 1
+    assert inspect.status(root) == "ready"
+    assert read(root, "proc/4242/task/4245/patch_state") == "-1\n"
+    assert "cmdline_proc_show" not in read(root, "proc/4242/task/4245/stack")
+
+
+def test_replace_keeps_the_old_module_loaded(sim, build_ko):
+    sim.load(build_ko("livepatch_1_1_1"))
+    sim.release()
+    sim.load(build_ko("livepatch_2_1_1"))
+    assert [p.name for p in sysfs.read_patches(sim.root)] == ["livepatch_2_1_1"]
+    reports = {r.name: r.active for r in inspect.patches(sim.root)}
+    assert reports == {"livepatch_1_1_1": False, "livepatch_2_1_1": True}
+    sim.unload("livepatch_1_1_1")
+    assert sysfs.loaded_livepatch_modules(sim.root) == ["livepatch_2_1_1"]
+
+
+@pytest.mark.parametrize("kwargs, code, words", [
+    ({"vermagic": "5.14.21-150500.55.19-default SMP mod_unload modversions"}, errno.ENOEXEC,
+     "built for kernel 5.14.21-150500.55.19-default"),
+    ({"livepatch": False}, errno.EINVAL, "not a live patch module"),
+    ({"vermagic": "6.1.0-26-default SMP mod_unload"}, errno.ENOEXEC, "does not fit the running kernel"),
+])
+def test_bad_modules_are_refused_and_nothing_is_loaded(sim, build_ko, kwargs, code, words):
+    with pytest.raises(KernelError) as exc:
+        sim.load(build_ko("livepatch_bad", **kwargs))
+    assert exc.value.errno == code and words in str(exc.value)
+    assert sysfs.read_patches(sim.root) == [] and sysfs.loaded_livepatch_modules(sim.root) == []
+
+
+def test_not_an_elf_file_is_refused(sim, tmp_path):
+    bogus = tmp_path / "bogus.ko"
+    bogus.write_bytes(b"#!/bin/sh\necho pwned\n")
+    with pytest.raises(KernelError, match="bogus.ko is not a kernel module: not an ELF file"):
+        sim.load(str(bogus))
+    assert sysfs.loaded_livepatch_modules(sim.root) == []
+
+
+def test_busy_and_exists(sim, build_ko):
+    sim.load(build_ko("livepatch_1_1_1"))
+    with pytest.raises(KernelError) as exc:
+        sim.load(build_ko("livepatch_2_1_1"))
+    assert exc.value.errno == errno.EBUSY and "another live patch transition" in str(exc.value)
+    sim.release()
+    with pytest.raises(KernelError) as exc:
+        sim.load(build_ko("livepatch_1_1_1"))
+    assert exc.value.errno == errno.EEXIST
+
+
+def test_disable_force_and_unload(sim, build_ko):
+    sim.load(build_ko("livepatch_1_1_1"))
+    sim.force("livepatch_1_1_1")
+    assert inspect.status(sim.root) == "ready"
+    sim.disable("livepatch_1_1_1")
+    assert sysfs.read_patches(sim.root) == []
+    sim.unload("livepatch_1_1_1")
+    assert sysfs.loaded_livepatch_modules(sim.root) == []
+
+
+def test_wait_transition_times_out_then_completes(sim, build_ko):
+    sim.load(build_ko("livepatch_1_1_1"))
+    seen = []
+    result = sim.wait_transition(0.3, 0.1, lambda *a: seen.append(a))
+    assert not result.completed and result.patch == "livepatch_1_1_1"
+    assert seen and seen[0][:3] == ("livepatch_1_1_1", 5, 6)
+    sim.release()
+    assert sim.wait_transition(1, 0.1).completed
+
+
+def test_signal_after_15_simulated_seconds_wakes_the_shell(tmp_path, build_ko):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("kernel: {release: 6.1.0-26-default, vermagic: "
+                        "'6.1.0-26-default SMP preempt mod_unload modversions'}\n"
+                        "processes:\n  - {pid: 9, comm: bash, stack: [cmdline_proc_show], "
+                        "wakes_on_signal: true}\n")
+    k = SimulatedKernel.from_scenario(str(tmp_path / "r"), str(scenario))
+    k.load(build_ko("livepatch_1_1_1"))
+    k.advance(10)
+    assert inspect.status(k.root) == "in_progress"
+    k.advance(5)
+    assert inspect.status(k.root) == "ready"
+
+
+def test_exit_removes_proc_entries(sim, build_ko):
+    sim.load(build_ko("livepatch_1_1_1"))
+    assert sim.exit(4242) == 2
+    assert not os.path.exists(os.path.join(sim.root, "proc/4242"))
+    assert inspect.status(sim.root) == "ready"
+
+
+def test_state_file_is_valid_json_after_every_operation(sim, build_ko):
+    sim.load(build_ko("livepatch_1_1_1"))
+    with open(os.path.join(sim.root, kdrv.SIMULATOR_STATE)) as handle:
+        doc = json.load(handle)
+    assert doc["transition"] == "livepatch_1_1_1"
+    assert not [n for n in os.listdir(os.path.join(sim.root, "sys/kernel")) if ".tmp" in n]
+
+
+def test_unreadable_scenario_is_a_clear_error(tmp_path):
+    with pytest.raises(ScenarioError, match="cannot read"):
+        SimulatedKernel.from_scenario(str(tmp_path / "r"), str(tmp_path / "missing.yaml"))
+
+
+def test_tasks_are_counted_like_the_kernel(sim, build_ko):
+    sim.load(build_ko("livepatch_1_1_1"))
+    states = sorted(t.state for t in procfs.iter_tasks(sim.root))
+    assert states == [0, 1, 1, 1, 1, 1]

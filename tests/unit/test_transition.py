@@ -1,0 +1,41 @@
+"""The transition model: status, target direction, who blocks."""
+
+import pytest
+
+from zypp_plugin_klp.core import transition as tr
+
+
+def test_status_ready_without_patches():
+    assert tr.overall_status([]) == "ready"
+
+
+def test_status_in_progress_when_any_patch_transitions():
+    patches = [tr.Patch("a", enabled=1, transition=0), tr.Patch("b", enabled=1, transition=1)]
+    assert tr.overall_status(patches) == "in_progress"
+    assert tr.transitioning_patch(patches).name == "b"
+
+
+def test_kernels_without_transition_attribute_are_ready():
+    assert tr.overall_status([tr.Patch("old", enabled=1, transition=None)]) == "ready"
+
+
+@pytest.mark.parametrize("enabled, target", [(1, tr.PATCHED), (0, tr.UNPATCHED)])
+def test_target_follows_enabled(enabled, target):
+    assert tr.transition_target(tr.Patch("p", enabled=enabled, transition=1)) == target
+
+
+@pytest.mark.parametrize("state, target, blocks", [
+    (-1, 1, False), (0, 1, True), (1, 1, False), (1, 0, True), (0, 0, False), (-1, 0, False),
+])
+def test_is_blocking(state, target, blocks):
+    assert tr.is_blocking(state, target) is blocks
+
+
+def test_count_switched_ignores_tasks_outside_the_transition():
+    assert tr.count_switched([1, 1, 0, -1], tr.PATCHED) == (2, 3)
+
+
+def test_natural_key_orders_numbers_numerically():
+    names = ["livepatch_10", "livepatch_2", "livepatch_1_5", "livepatch_1_10"]
+    assert sorted(names, key=tr.natural_key) == [
+        "livepatch_1_5", "livepatch_1_10", "livepatch_2", "livepatch_10"]
