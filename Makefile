@@ -32,7 +32,7 @@ test: setup
 	$(PY) -m pytest
 
 demo: setup
-	$(PY) bench/../fixtures/demo.py
+	$(PY) fixtures/demo.py
 
 bench: setup
 	$(PY) bench/run.py

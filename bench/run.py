@@ -166,17 +166,30 @@ def build(root: str, workdir: str, processes: int) -> set:
 
 
 def run(argv: list, capture: bool = False) -> tuple:
-    """Run a command once: (wall seconds, stdout or None); BenchError when it fails."""
+    """Run a command once, like subprocess.run: (wall seconds, stdout or None); BenchError on failure.
+
+    The command gets its own process group so that on Ctrl-C or SIGTERM the whole group (the shell
+    loop's cat and sort too) is killed before the tree is removed.
+    """
     started = time.perf_counter()
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL,
+    with subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
+                          stderr=subprocess.PIPE, start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate()
+        except BaseException:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+            raise
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip()
+        text = err.decode(errors="replace").strip()
         raise BenchError(f"{argv[0]} {' '.join(argv[1:2])}... exited with {proc.returncode}: "
-                         f"{err[-2000:]}")
-    return seconds, (proc.stdout.decode(errors="replace") if capture else None)
+                         f"{text[-2000:]}")
+    return seconds, (out.decode(errors="replace") if capture else None)
 
 
 def pid_set(text: str, who: str) -> set:

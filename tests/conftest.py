@@ -15,6 +15,7 @@ sys.path.insert(0, FIXTURES)
 import kobuild  # noqa: E402
 
 from zypp_plugin_klp.drivers.simkernel import SimulatedKernel  # noqa: E402
+from zypp_plugin_klp.testing import packages  # noqa: E402
 
 DEMO_SCENARIO = os.path.join(FIXTURES, "scenarios", "demo.yaml")
 RELEASE = "6.1.0-26-default"
@@ -50,38 +51,10 @@ def run_klp(*args: str, prog: str = "klp", stdin: str = "") -> subprocess.Comple
 
 def build_livepatch_rpm(tmp_path, ko_path: str, version: str = "1", release: str = "1.1",
                         changelog: str = "- Initial kernel live patch") -> str:
-    """Build a kernel-livepatch RPM around ``ko_path`` with the real rpmbuild; return its path."""
-    top = tmp_path / f"rpmbuild-{version}-{release}"
-    (top / "SOURCES").mkdir(parents=True)
-    name = f"livepatch-{version}-{release}.ko"
-    shutil.copy(ko_path, top / "SOURCES" / name)
-    kdir = f"/lib/modules/{RELEASE}/livepatch"
-    spec = top / "lp.spec"
-    spec.write_text(f"""Name: kernel-livepatch-{RELEASE.rsplit('-', 1)[0].replace('.', '_')}-default
-Version: {version}
-Release: {release}
-Summary: live patch for tests
-License: GPL-2.0-only
-Source0: {name}
-%description
-Live patch for the tests of zypp-plugin-klp.
-%install
-install -D -m 0644 %{{SOURCE0}} %{{buildroot}}{kdir}/{name}
-%files
-{kdir}/{name}
-%changelog
-* Mon Nov 23 2026 Tester <tester@example.com> - {version}-{release}
-{changelog}
-""")
-    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}", "--define",
-                    f"_dbpath {top}/db", "--define", "__os_install_post %{nil}",
-                    "--define", "debug_package %{nil}", str(spec)],
-                   check=True, capture_output=True)
-    (rpm,) = (top / "RPMS").glob("*/*.rpm")
-    return str(rpm)
+    """A real kernel-livepatch RPM for the demo kernel, built in ``tmp_path``."""
+    return packages.build_livepatch_rpm(str(tmp_path), ko_path, RELEASE, version, release, changelog)
 
 
 def rpm_install(root: str, package: str) -> None:
     """Install a package into ``root``'s own rpm database (never the host's)."""
-    subprocess.run(["rpm", "--root", root, "--dbpath", "/var/lib/rpm", "-i", "--nodeps",
-                    "--noscripts", package], check=True, capture_output=True)
+    packages.rpm_install(root, package)

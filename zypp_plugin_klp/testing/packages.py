@@ -1,0 +1,72 @@
+"""Build kernel-livepatch RPMs with the real rpmbuild and install them into a root's own rpm database."""
+
+import os
+import shutil
+import subprocess
+from functools import lru_cache
+from typing import List
+
+RPM_QUIET = ["--force-debian"]  # Debian's rpm nags on every direct call without it
+
+
+def livepatch_package_name(release: str) -> str:
+    """``6.1.0-26-default`` -> ``kernel-livepatch-6_1_0-26-default`` (SUSE's naming)."""
+    kver, _, flavor = release.rpartition("-")
+    return f"kernel-livepatch-{kver.replace('.', '_')}-{flavor}"
+
+
+@lru_cache(maxsize=1)
+def _rpm_supports_force_debian() -> List[str]:
+    probe = subprocess.run(["rpm", "--force-debian", "--version"], capture_output=True)
+    return RPM_QUIET if probe.returncode == 0 else []
+
+
+def build_livepatch_rpm(workdir: str, ko_path: str, release: str, version: str = "1",
+                        rel: str = "1.1", changelog: str = "- Initial kernel live patch") -> str:
+    """Package ``ko_path`` as SUSE does (module under the kernel's livepatch/ directory).
+
+    Returns:
+        The path of the built binary RPM. rpmbuild runs with a private ``_dbpath``.
+    """
+    top = os.path.join(workdir, f"rpmbuild-{version}-{rel}")
+    os.makedirs(os.path.join(top, "SOURCES"), exist_ok=True)
+    module = f"livepatch-{version}-{rel}.ko"
+    shutil.copy(ko_path, os.path.join(top, "SOURCES", module))
+    target = f"/lib/modules/{release}/livepatch/{module}"
+    spec = os.path.join(top, "livepatch.spec")
+    with open(spec, "w", encoding="utf-8") as handle:
+        handle.write(f"""Name: {livepatch_package_name(release)}
+Version: {version}
+Release: {rel}
+Summary: Kernel live patch {version} for {release}
+License: GPL-2.0-only
+Source0: {module}
+%description
+Live patch {version} for kernel {release}.
+%install
+install -D -m 0644 %{{SOURCE0}} %{{buildroot}}{target}
+%files
+{target}
+%changelog
+* Mon Nov 23 2026 Live Patching Team <klp@example.com> - {version}-{rel}
+{changelog}
+""")
+    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}",
+                    "--define", f"_dbpath {top}/db", "--define", "__os_install_post %{nil}",
+                    "--define", "debug_package %{nil}", spec],
+                   check=True, capture_output=True)
+    rpms = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(top, "RPMS")) for f in files]
+    if len(rpms) != 1:
+        raise RuntimeError(f"rpmbuild produced {rpms}")
+    return rpms[0]
+
+
+def rpm_command(root: str, *args: str) -> List[str]:
+    """argv for rpm acting on ``root``'s own database (never the host's)."""
+    return ["rpm", *_rpm_supports_force_debian(), "--root", root, "--dbpath", "/var/lib/rpm", *args]
+
+
+def rpm_install(root: str, package: str, *options: str) -> None:
+    """``rpm -U`` a package into ``root`` without dependencies or scriptlets."""
+    subprocess.run(rpm_command(root, "-U", "--nodeps", "--noscripts", *options, package),
+                   check=True, capture_output=True)
