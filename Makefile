@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := python3-venv python3-rpm python3-solv python3-yaml rpm zypper createrepo-c \
-                busybox-static kmod
+                busybox-static kmod groff-base
 PIP_PACKAGES := pytest pytest-mock PyYAML hypothesis
 
 .PHONY: setup deps test demo bench clean
