@@ -2,7 +2,7 @@
 
 import os
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from ..errors import KlpError
 
@@ -21,6 +21,7 @@ class InstalledPackage:
     release: str
     arch: str
     changelog: Tuple[str, ...] = ()
+    files: Tuple[str, ...] = ()
 
     @property
     def nvra(self) -> str:
@@ -44,6 +45,14 @@ class RpmDb:
 
     def owner(self, path: str) -> Optional[InstalledPackage]:
         """The installed package that owns ``path`` (a path inside the root), or None."""
+        found = self._match("basenames", path)
+        return found[0] if found else None
+
+    def installed(self, name: str) -> List[InstalledPackage]:
+        """Every installed version of package ``name``, oldest first (multiversion aware)."""
+        return self._match("name", name)
+
+    def _match(self, tag: str, value: str) -> List[InstalledPackage]:
         try:
             import rpm  # lazy: the bindings cost tens of milliseconds to import
         except ImportError as exc:
@@ -52,29 +61,40 @@ class RpmDb:
         try:
             ts = rpm.TransactionSet(self.root)
             ts.setVSFlags(rpm._RPMVSF_NOSIGNATURES | rpm._RPMVSF_NODIGESTS)
-            headers = list(ts.dbMatch("basenames", path))
+            headers = list(ts.dbMatch(tag, value))
         except rpm.error as exc:
             raise RpmDbError(f"cannot read the rpm database in {self.root}: {exc}") from exc
         finally:
             rpm.delMacro("_dbpath")
-        if not headers:
-            return None
-        hdr = headers[0]
+        headers.sort(key=lambda h: _EvrKey(rpm, h))
+        return [_package(rpm, h) for h in headers]
 
-        def text(tag: int) -> str:
-            value = hdr[tag]
-            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
 
-        changelog = tuple(
-            e.decode("utf-8", "replace") if isinstance(e, bytes) else str(e)
-            for e in (hdr[rpm.RPMTAG_CHANGELOGTEXT] or [])
-        )
+class _EvrKey:
+    """Orders headers by rpm's own epoch:version-release comparison."""
+
+    def __init__(self, rpm: Any, hdr: Any) -> None:
+        self.rpm = rpm
         epoch = hdr[rpm.RPMTAG_EPOCH]
-        return InstalledPackage(
-            name=text(rpm.RPMTAG_NAME),
-            epoch=int(epoch) if epoch is not None else None,
-            version=text(rpm.RPMTAG_VERSION),
-            release=text(rpm.RPMTAG_RELEASE),
-            arch=text(rpm.RPMTAG_ARCH) or "noarch",
-            changelog=changelog,
-        )
+        self.evr = (str(epoch) if epoch is not None else "0", _text(hdr[rpm.RPMTAG_VERSION]),
+                    _text(hdr[rpm.RPMTAG_RELEASE]))
+
+    def __lt__(self, other: "_EvrKey") -> bool:
+        return bool(self.rpm.labelCompare(self.evr, other.evr) < 0)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
+
+
+def _package(rpm: Any, hdr: Any) -> InstalledPackage:
+    epoch = hdr[rpm.RPMTAG_EPOCH]
+    return InstalledPackage(
+        name=_text(hdr[rpm.RPMTAG_NAME]),
+        epoch=int(epoch) if epoch is not None else None,
+        version=_text(hdr[rpm.RPMTAG_VERSION]),
+        release=_text(hdr[rpm.RPMTAG_RELEASE]),
+        arch=_text(hdr[rpm.RPMTAG_ARCH]) or "noarch",
+        changelog=tuple(_text(e) for e in (hdr[rpm.RPMTAG_CHANGELOGTEXT] or [])),
+        files=tuple(_text(f) for f in (hdr[rpm.RPMTAG_FILENAMES] or [])),
+    )

@@ -1,0 +1,170 @@
+"""The scriptlet hooks against a root with a real rpm database and the simulated kernel.
+
+Here the hooks get ``--root``; tests/rpm/test_mockroot.py runs the same hooks from real rpm and
+zypper transactions inside a chroot.
+"""
+
+import json
+import os
+import stat
+
+import pytest
+
+from zypp_plugin_klp import hooks
+from zypp_plugin_klp.drivers import sysfs
+from zypp_plugin_klp.services import apply, initrd, remove
+
+from conftest import HAS_RPMBUILD, RELEASE, build_livepatch_rpm
+
+pytestmark = pytest.mark.skipif(not HAS_RPMBUILD, reason="rpm/rpmbuild not installed (make test installs them)")
+
+PKG = "kernel-livepatch-6_1_0-26-default"
+
+
+@pytest.fixture
+def root(sim, tmp_path):
+    """The simulated kernel's root with a recording initrd generator configured."""
+    r = sim.root
+    os.makedirs(os.path.join(r, "etc/sysconfig"))
+    recorder = tmp_path / "dracut-recorder"
+    recorder.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/initrd.log\n")
+    recorder.chmod(0o755)
+    with open(os.path.join(r, "etc/sysconfig/bootloader"), "w") as handle:
+        handle.write(f'INITRD_GENERATOR="{recorder}"\n')
+    os.makedirs(os.path.join(r, "lib/modules", RELEASE))
+    return r
+
+
+def hook(root, *args, env=None):
+    h = hooks.parse([*args, "--root", root], env or {})
+    return getattr(h, h.stage)()
+
+
+def install(root, tmp_path, build_ko, version, upgrade=True):
+    from zypp_plugin_klp.testing import packages
+
+    ko = build_ko(f"livepatch_{version}_1_1")
+    rpm = build_livepatch_rpm(tmp_path, ko, version, "1.1", f"- Fix CVE-2024-{1000 + int(version)}")
+    packages.rpm_install(root, rpm)
+    return rpm
+
+
+def initrd_log(tmp_path):
+    path = tmp_path / "initrd.log"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_parse_derives_kernel_and_rejects_bad_usage():
+    h = hooks.parse(["post", PKG, "1-1.1", "1"], {})
+    assert (h.kernel, h.count, h.root) == (RELEASE, 1, "/")
+    for bad in ([], ["bogus", PKG, "1-1"], ["pre", PKG, "1-1", "x"], ["pre", "foo", "1-1"]):
+        with pytest.raises(ValueError):
+            hooks.parse(bad, {})
+    assert hooks.main(["pre"]) == 2
+
+
+def test_install_flow_loads_newest_and_rebuilds_initrd(root, tmp_path, build_ko, capsys):
+    install(root, tmp_path, build_ko, "1")
+    assert hook(root, "pre", PKG, "1-1.1", "1") == 0
+    assert hook(root, "post", PKG, "1-1.1", "1") == 0
+    assert initrd.pending(root) == [RELEASE]
+    assert hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0.2"}) == 0
+    err = capsys.readouterr().err
+    assert "klp: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) loaded; its " \
+           "transition is still in progress" in err
+    assert initrd_log(tmp_path) == [f"-f --kver {RELEASE}"] and initrd.pending(root) == []
+    with open(os.path.join(root, apply.LAST_LOAD)) as handle:
+        assert json.load(handle)["result"] == "in_progress"
+
+
+def test_pre_gate_refuses_during_a_transition(root, tmp_path, build_ko, capsys):
+    install(root, tmp_path, build_ko, "1")
+    hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0"})
+    capsys.readouterr()
+    assert hook(root, "pre", PKG, "2-1.1", "2") == 1
+    err = capsys.readouterr().err
+    assert "cannot install kernel-livepatch-6_1_0-26-default-2-1.1: the live patch transition of " \
+           "livepatch_1_1_1 is still in progress, blocked by PID 4242 (memdb-stats)" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("env, sysconfig", [
+    ({"RPM_BUILD_ROOT": "/tmp/br"}, ""),
+    ({}, "LIVEPATCH_KERNEL=never\n"),
+    ({"TRANSACTIONAL_UPDATE": "true"}, "LIVEPATCH_KERNEL='auto'\n"),
+])
+def test_gate_and_load_skipped_where_they_do_not_apply(root, tmp_path, build_ko, env, sysconfig):
+    with open(os.path.join(root, "etc/sysconfig/livepatching"), "w") as handle:
+        handle.write(sysconfig)
+    install(root, tmp_path, build_ko, "1")
+    hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0", **env})
+    assert sysfs.read_patches(root) == []
+    assert hook(root, "pre", PKG, "2-1.1", "2", env=env) == 0
+
+
+def test_other_kernel_is_not_loaded_but_its_initrd_is_scheduled(root, tmp_path, build_ko):
+    other = "kernel-livepatch-6_1_0-27-default"
+    assert hook(root, "post", other, "1-1.1", "1") == 0
+    assert initrd.pending(root) == ["6.1.0-27-default"]
+    assert hook(root, "posttrans", other, "1-1.1") == 0
+    assert sysfs.read_patches(root) == []
+    assert initrd.pending(root) == []  # kernel 6.1.0-27 not installed: skipped, flag cleared
+
+
+def test_posttrans_is_idempotent(root, tmp_path, build_ko, sim, capsys):
+    install(root, tmp_path, build_ko, "1")
+    hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0"})
+    sim.release()
+    hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "1"})
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "klp: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) is already active"
+    assert [p.name for p in sysfs.read_patches(root)] == ["livepatch_1_1_1"]
+
+
+def test_upgrade_replaces_and_erase_leaves_reboot_notice(root, tmp_path, build_ko, sim, capsys):
+    install(root, tmp_path, build_ko, "1")
+    hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0"})
+    sim.release()
+    install(root, tmp_path, build_ko, "3")
+    assert hook(root, "postun", PKG, "1-1.1", "1") == 0  # upgrade: nothing
+    assert not os.path.exists(os.path.join(root, remove.REBOOT_NEEDED))
+    hook(root, "posttrans", PKG, "3-1.1", env={"KLP_WAIT": "1"})
+    assert [p.name for p in sysfs.read_patches(root)] == ["livepatch_3_1_1"]
+    assert hook(root, "postun", PKG, "3-1.1", "0") == 0
+    assert os.path.exists(os.path.join(root, remove.REBOOT_NEEDED))
+    (notice,) = remove.notices(root)
+    assert notice["package"] == f"{PKG}-3-1.1" and notice["kernel"] == RELEASE
+    assert "reboot" in capsys.readouterr().err
+    assert initrd_log(tmp_path)[-1] == f"-f --kver {RELEASE}"
+
+
+def test_failing_generator_keeps_the_flag_and_names_the_command(root, tmp_path, capsys):
+    with open(os.path.join(root, "etc/sysconfig/bootloader"), "w") as handle:
+        handle.write("INITRD_GENERATOR=/bin/false\n")
+    hook(root, "post", PKG, "1-1.1", "1")
+    assert hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0"}) == 0
+    assert f"re-run: /bin/false -f --kver {RELEASE}" in capsys.readouterr().err
+    assert initrd.pending(root) == [RELEASE]
+
+
+def test_vermagic_mismatch_is_reported_and_recorded(root, tmp_path, build_ko, capsys):
+    from zypp_plugin_klp.testing import packages
+
+    ko = build_ko("livepatch_1_1_1", vermagic="6.1.0-25-default SMP preempt mod_unload modversions")
+    packages.rpm_install(root, build_livepatch_rpm(tmp_path, ko, "1", "1.1"))
+    assert hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0"}) == 0
+    assert "warning: livepatch-1-1.1.ko was built for kernel 6.1.0-25-default" in capsys.readouterr().err
+    with open(os.path.join(root, apply.LAST_LOAD)) as handle:
+        record = json.load(handle)
+    assert record["result"] == "failed" and "6.1.0-25-default" in record["message"]
+    assert sysfs.loaded_livepatch_modules(root) == []
+
+
+def test_state_writes_replace_symlinks_instead_of_following_them(root, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    os.makedirs(os.path.join(root, "run"), exist_ok=True)
+    os.symlink(victim, os.path.join(root, remove.REBOOT_NEEDED))
+    remove.after_erase(root, f"{PKG}-1-1.1", RELEASE)
+    assert victim.read_text() == "precious"
+    assert stat.S_ISREG(os.lstat(os.path.join(root, remove.REBOOT_NEEDED)).st_mode)

@@ -1,0 +1,177 @@
+"""Files root writes under /run, /var and /etc: created atomically, never through a symlink."""
+
+import os
+from typing import Dict, List, Optional
+
+from ..core.sysconfig import parse_sysconfig
+from ..errors import KlpError
+
+
+class HostFileError(KlpError):
+    """A state file could not be written safely."""
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_dir(root: str, parts: List[str], create: bool) -> int:
+    """Open ``root/parts...`` one component at a time, refusing symlinks; optionally mkdir."""
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        for part in parts:
+            if part in ("", ".", ".."):
+                raise HostFileError(f"refusing path component {part!r}")
+            try:
+                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                os.mkdir(part, 0o755, dir_fd=fd)
+                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _split(relpath: str) -> List[str]:
+    return [p for p in relpath.strip("/").split("/")]
+
+
+def write_file(root: str, relpath: str, data: bytes, mode: int = 0o644) -> None:
+    """Atomically replace ``root/relpath`` with ``data`` (temp file + fsync + rename).
+
+    No component is followed if it is a symlink; a symlink or FIFO already at the target is
+    replaced, not written through.
+    """
+    *dirs, name = _split(relpath)
+    try:
+        dfd = _open_dir(root, dirs, create=True)
+    except OSError as exc:
+        raise HostFileError(f"cannot write {relpath}: {exc.strerror or exc}") from None
+    tmp = f".{name}.klp-{os.getpid()}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     mode, dir_fd=dfd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        os.fsync(dfd)
+    except OSError as exc:
+        try:
+            os.unlink(tmp, dir_fd=dfd)
+        except OSError:
+            pass
+        raise HostFileError(f"cannot write {relpath}: {exc.strerror or exc}") from None
+    finally:
+        os.close(dfd)
+
+
+def remove_file(root: str, relpath: str) -> bool:
+    """Remove ``root/relpath`` if present (a symlink itself, never its target); True if removed."""
+    *dirs, name = _split(relpath)
+    try:
+        dfd = _open_dir(root, dirs, create=False)
+    except OSError:
+        return False
+    try:
+        os.unlink(name, dir_fd=dfd)
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise HostFileError(f"cannot remove {relpath}: {exc.strerror or exc}") from None
+    finally:
+        os.close(dfd)
+
+
+def list_dir(root: str, relpath: str) -> List[str]:
+    """Names in ``root/relpath`` (not following symlinks); empty when it does not exist."""
+    try:
+        dfd = _open_dir(root, _split(relpath), create=False)
+    except OSError:
+        return []
+    try:
+        return sorted(os.listdir(dfd))
+    finally:
+        os.close(dfd)
+
+
+def read_file(root: str, relpath: str, limit: int = 1 << 20) -> Optional[str]:
+    """Text of ``root/relpath`` or None when missing or unreadable (symlinked parents refused)."""
+    *dirs, name = _split(relpath)
+    try:
+        dfd = _open_dir(root, dirs, create=False)
+    except OSError:
+        return None
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dfd)
+    except OSError:
+        return None
+    finally:
+        os.close(dfd)
+    try:
+        return os.read(fd, limit).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def sysconfig(root: str, name: str) -> Dict[str, str]:
+    """Values of ``/etc/sysconfig/<name>`` inside ``root`` (empty when missing)."""
+    text = read_file(root, f"etc/sysconfig/{name}")
+    return parse_sysconfig(text) if text else {}
+
+
+def in_build_root(environ: Dict[str, str], root: str = "/") -> bool:
+    """Whether scriptlets run inside a package build (nothing of the host may be touched)."""
+    return bool(environ.get("RPM_BUILD_ROOT")) or os.path.exists(os.path.join(root, ".buildenv"))
+
+
+def in_chroot(root: str = "/") -> bool:
+    """Whether ``/`` is a chroot of another system (PID 1 sees another root directory)."""
+    try:
+        outer = os.stat(os.path.join(root, "proc/1/root"))
+    except OSError:
+        return not os.path.exists(os.path.join(root, "proc/sys/kernel/osrelease"))
+    inner = os.stat(root)
+    return (outer.st_dev, outer.st_ino) != (inner.st_dev, inner.st_ino)
+
+
+class Lock:
+    """An exclusive lock on ``root/run/klp/lock`` serialising klp's mutations (flock)."""
+
+    RELPATH = "run/klp"
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.fd = -1
+
+    def __enter__(self) -> "Lock":
+        import fcntl
+
+        try:
+            dfd = _open_dir(self.root, _split(self.RELPATH), create=True)
+        except OSError as exc:
+            raise HostFileError(f"cannot create the lock directory: {exc.strerror or exc}") from None
+        try:
+            self.fd = os.open("lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                              dir_fd=dfd)
+        except OSError as exc:
+            raise HostFileError(f"cannot open the lock file: {exc.strerror or exc}") from None
+        finally:
+            os.close(dfd)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        os.close(self.fd)
+        self.fd = -1

@@ -1,0 +1,159 @@
+"""``klp-hook``: the scriptlets of kernel-livepatch packages (%pre gate, %post, %postun, %posttrans).
+
+Usage: ``klp-hook STAGE PACKAGE VERSION-RELEASE [COUNT] [--kernel RELEASE] [--root DIR]``,
+as the macros in macros.klp write it. Exit 0 lets rpm go on; only ``pre`` ever fails (exit 1),
+which makes rpm keep the installed version. Every message is one ``klp: ...`` line on stderr, where
+rpm and zypper show it.
+"""
+
+import os
+import sys
+from typing import Dict, List, Optional
+
+from .errors import KlpError
+
+STAGES = ("pre", "post", "postun", "posttrans")
+USAGE = ("usage: klp-hook pre|post|postun|posttrans PACKAGE VERSION-RELEASE [COUNT] "
+         "[--kernel RELEASE] [--root DIR]")
+
+
+class Hook:
+    """One scriptlet invocation."""
+
+    def __init__(self, stage: str, package: str, evr: str, count: Optional[int], kernel: str,
+                 root: str, environ: Dict[str, str]) -> None:
+        self.stage = stage
+        self.package = package
+        self.evr = evr
+        self.count = count
+        self.kernel = kernel
+        self.root = root
+        self.environ = environ
+
+    @property
+    def nvr(self) -> str:
+        return f"{self.package}-{self.evr}"
+
+    def say(self, message: str) -> None:
+        sys.stderr.write(f"klp: {message}\n")
+        sys.stderr.flush()
+
+    def _applies(self) -> bool:
+        """Whether this package's patch is for the running kernel and may be loaded now."""
+        from .core.sysconfig import livepatch_mode, may_load
+        from .drivers import host, sysfs
+
+        if host.in_build_root(self.environ, self.root):
+            return False
+        mode = livepatch_mode(host.sysconfig(self.root, "livepatching"))
+        if not may_load(mode, self.environ.get("TRANSACTIONAL_UPDATE")):
+            return False
+        return sysfs.kernel_release(self.root) == self.kernel and \
+            os.path.isdir(sysfs.livepatch_dir(self.root))
+
+    def pre(self) -> int:
+        from .services import inspect
+
+        if not self._applies():
+            return 0
+        report = inspect.blocking(self.root, details=1)
+        if report.patch is None:
+            return 0
+        blockers = ", ".join(sorted({f"{t.pid} ({t.details.comm or '?'})" for t in report.tasks})) \
+            or "no task found yet"
+        self.say(f"cannot install {self.nvr}: the live patch transition of {report.patch.name} is "
+                 f"still in progress, blocked by PID {blockers}; run 'klp wait' or 'klp blocking -v' "
+                 "and try again")
+        return 1
+
+    def post(self) -> int:
+        from .services import initrd
+
+        initrd.schedule(self.root, self.kernel)
+        return 0
+
+    def postun(self) -> int:
+        from .drivers.runner import run
+        from .services import initrd, remove
+
+        if self.count != 0:
+            return 0  # an upgrade: the new version's scriptlets do the work
+        remove.after_erase(self.root, self.nvr, self.kernel)
+        self.say(f"{self.nvr} removed; the running kernel keeps the live patch until a reboot "
+                 "('zypper needs-rebooting' says so)")
+        for message in initrd.regenerate(self.root, self.environ, run):
+            self.say(f"warning: {message}")
+        return 0
+
+    def posttrans(self) -> int:
+        from .drivers.runner import run
+        from .services import initrd
+
+        if self._applies():
+            from .drivers.kernel import open_kernel
+            from .drivers.rpmdb import RpmDb
+            from .services.apply import load_newest
+
+            wait = _seconds(self.environ.get("KLP_WAIT") or "15")
+            outcome = load_newest(self.root, open_kernel(self.root), RpmDb(self.root), self.kernel,
+                                  wait)
+            self.say(outcome.message if outcome.result != "failed" else f"warning: {outcome.message}")
+        for message in initrd.regenerate(self.root, self.environ, run):
+            self.say(f"warning: {message}")
+        return 0
+
+
+def _seconds(value: str) -> float:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 15.0
+
+
+def parse(argv: List[str], environ: Dict[str, str]) -> Hook:
+    """Build a Hook from the scriptlet's arguments; ValueError with the usage on bad input."""
+    from .core.names import release_from_package
+
+    args = list(argv)
+    kernel = root = None
+    for option in ("--kernel", "--root"):
+        if option in args:
+            at = args.index(option)
+            if at + 1 >= len(args):
+                raise ValueError(f"{option} needs a value")
+            value = args[at + 1]
+            del args[at:at + 2]
+            if option == "--kernel":
+                kernel = value
+            else:
+                root = value
+    if len(args) not in (3, 4) or args[0] not in STAGES:
+        raise ValueError(USAGE)
+    count = None
+    if len(args) == 4:
+        try:
+            count = int(args[3])
+        except ValueError:
+            raise ValueError(f"COUNT must be a number, not {args[3]!r}") from None
+    kernel = kernel or release_from_package(args[1])
+    if not kernel:
+        raise ValueError(f"cannot tell the kernel of {args[1]}; pass --kernel RELEASE")
+    return Hook(args[0], args[1], args[2], count, kernel, root or "/", environ)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of klp-hook."""
+    try:
+        hook = parse(sys.argv[1:] if argv is None else argv, dict(os.environ))
+    except ValueError as exc:
+        sys.stderr.write(f"klp-hook: {exc}\n")
+        return 2
+    try:
+        return int(getattr(hook, hook.stage)())
+    except KlpError as exc:
+        hook.say(f"{'error' if hook.stage == 'pre' else 'warning'}: {exc}")
+        return 1 if hook.stage == "pre" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

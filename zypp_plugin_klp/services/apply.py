@@ -1,0 +1,97 @@
+"""Make the newest installed live patch for the running kernel active, exactly once."""
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+from ..core import names
+from ..core import transition as tr
+from ..drivers import host, sysfs
+from ..drivers.kernel import KernelDriver
+from ..errors import KlpError
+
+LAST_LOAD = "var/lib/klp/last-load.json"
+
+# Outcomes
+ACTIVE = "active"            # the newest patch was already active: nothing done
+LOADED = "loaded"            # loaded and its transition completed
+IN_PROGRESS = "in_progress"  # loaded, transition still running at the end of the wait
+NOTHING = "nothing"          # no live patch package installed for the kernel
+FAILED = "failed"            # the kernel refused, or another transition never finished
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What :func:`load_newest` did, in one line for the administrator."""
+
+    result: str
+    message: str
+    module: Optional[str] = None
+    package: Optional[str] = None
+
+
+def _module_path(package: object, release: str) -> Optional[str]:
+    prefix = f"/lib/modules/{release}/livepatch/"
+    for path in getattr(package, "files", ()):
+        if path.startswith(prefix) and path.endswith(".ko"):
+            return path
+    return None
+
+
+def load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
+                wait: float = 15.0, interval: float = 0.5) -> Outcome:
+    """Load the newest installed ``kernel-livepatch-<release>`` patch unless it is active.
+
+    Waits up to ``wait`` seconds for a running transition before loading and for the new one
+    after. The outcome is recorded atomically in ``/var/lib/klp/last-load.json``.
+    """
+    with host.Lock(root):
+        outcome = _load_newest(root, kernel, rpmdb, release, wait, interval)
+    record = {**asdict(outcome), "kernel": release,
+              "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    host.write_file(root, LAST_LOAD, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    return outcome
+
+
+def _load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
+                 wait: float, interval: float) -> Outcome:
+    installed = rpmdb.installed(names.package_name(release))  # type: ignore[attr-defined]
+    if not installed:
+        return Outcome(NOTHING, f"no live patch is installed for kernel {release}")
+    package = installed[-1]
+    rel_path = _module_path(package, release)
+    if rel_path is None:
+        return Outcome(FAILED, f"{package.nvra} has no module under /lib/modules/{release}/livepatch",
+                       package=package.nvra)
+    path = os.path.join(root, rel_path.lstrip("/"))
+    try:
+        module = kernel.inspect_module(path).name or ""
+    except KlpError as exc:
+        return Outcome(FAILED, str(exc), package=package.nvra)
+    current = {p.name: p for p in sysfs.read_patches(root)}
+    mine = current.get(module)
+    if mine is not None and mine.enabled == 1 and mine.transition != 1:
+        return Outcome(ACTIVE, f"{module} ({package.nvra}) is already active", module, package.nvra)
+    if tr.transitioning_patch(current.values()) is not None:
+        done = kernel.wait_transition(wait, interval)
+        if not done.completed:
+            return Outcome(FAILED, f"the transition of {done.patch} did not finish within "
+                                   f"{wait:g}s; {module} was not loaded (see 'klp blocking -v')",
+                           module, package.nvra)
+        mine = sysfs.read_patch(root, module)
+        if mine is not None and mine.enabled == 1:
+            return Outcome(ACTIVE, f"{module} ({package.nvra}) is active", module, package.nvra)
+    try:
+        if module in sysfs.loaded_livepatch_modules(root):
+            kernel.unload(module)  # replaced earlier but still loaded: reload it (a downgrade)
+        kernel.load(path)
+    except KlpError as exc:
+        return Outcome(FAILED, f"cannot load {module} ({package.nvra}): {exc}", module, package.nvra)
+    done = kernel.wait_transition(wait, interval)
+    if done.completed:
+        return Outcome(LOADED, f"{module} ({package.nvra}) is active", module, package.nvra)
+    return Outcome(IN_PROGRESS, f"{module} ({package.nvra}) loaded; its transition is still in "
+                                f"progress after {wait:g}s (see 'klp blocking -v')",
+                   module, package.nvra)

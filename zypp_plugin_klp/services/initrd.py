@@ -1,0 +1,61 @@
+"""Initrd regeneration after live patch changes (the boot loads the active patch from the initrd).
+
+Follows suse-module-tools' convention: ``%post`` leaves a flag ``/run/regenerate-initrd/<kver>``
+(or ``all``), ``%posttrans`` rebuilds what is flagged and removes a flag only once its rebuild
+succeeded, so a failed or interrupted transaction is rebuilt by the next one.
+"""
+
+import os
+from typing import Callable, Dict, List
+
+from ..drivers import host
+from ..drivers.runner import Result
+
+FLAGS = "run/regenerate-initrd"
+POSTTRANS_HELPER = "/usr/lib/module-init-tools/regenerate-initrd-posttrans"
+
+Runner = Callable[[List[str]], Result]
+
+
+def schedule(root: str, kernel_release: str) -> None:
+    """Flag ``kernel_release``'s initrd for regeneration at the end of the transaction."""
+    host.write_file(root, f"{FLAGS}/{kernel_release}", b"")
+
+
+def pending(root: str) -> List[str]:
+    """Flagged kernel releases (``all`` meaning every kernel)."""
+    return [n for n in host.list_dir(root, FLAGS) if not n.startswith(".")]
+
+
+def regenerate(root: str, environ: Dict[str, str], run: Runner) -> List[str]:
+    """Rebuild every flagged initrd; return one message per thing that went wrong or was skipped.
+
+    In a chroot or build root nothing is rebuilt (the host's initrds are not ours): it warns and
+    clears the flags, as the suse-module-tools helper does.
+    """
+    flags = pending(root)
+    if not flags:
+        return []
+    if host.in_build_root(environ, root) or host.in_chroot(root):
+        for flag in flags:
+            host.remove_file(root, f"{FLAGS}/{flag}")
+        return [f"not regenerating the initrd for {', '.join(flags)} in a chroot or build root"]
+    if root == "/" and os.access(POSTTRANS_HELPER, os.X_OK):
+        result = run([POSTTRANS_HELPER])
+        return [] if result.ok else [f"initrd regeneration failed; re-run: {result.command}"]
+    generator = host.sysconfig(root, "bootloader").get("INITRD_GENERATOR") or "dracut"
+    messages = []
+    for flag in flags:
+        if flag != "all" and not os.path.isdir(os.path.join(root, "lib/modules", flag)):
+            messages.append(f"kernel {flag} is not installed; not regenerating its initrd")
+            host.remove_file(root, f"{FLAGS}/{flag}")
+            continue
+        argv = [generator, "-f", "--regenerate-all"] if flag == "all" else [generator, "-f", "--kver", flag]
+        result = run(argv)
+        if result.ok:
+            host.remove_file(root, f"{FLAGS}/{flag}")
+        else:
+            last = result.output.strip().splitlines()[-1:] or ["no output"]
+            messages.append(f"initrd regeneration for {flag} failed ({last[0]}); "
+                            f"re-run: {result.command}")
+    return messages
