@@ -6,7 +6,7 @@ APT_PACKAGES := python3-venv python3-rpm python3-solv python3-yaml rpm zypper cr
                 busybox-static kmod groff-base
 PIP_PACKAGES := pytest pytest-mock PyYAML hypothesis
 
-.PHONY: setup deps test demo bench clean
+.PHONY: setup deps test demo bench clean rpm
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -39,3 +39,15 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+VERSION := $(shell sed -n 's/^version = //p' setup.cfg)
+RPMTOP := $(CURDIR)/out/rpmbuild
+
+# The product's own noarch RPM, built with the real rpmbuild and a private rpm database.
+rpm: deps
+	rm -rf $(RPMTOP) && mkdir -p $(RPMTOP)/SOURCES
+	git ls-files -co --exclude-standard | grep -v '^out/' | \
+	    tar --transform 's,^,zypp-plugin-klp-$(VERSION)/,' -czf $(RPMTOP)/SOURCES/zypp-plugin-klp-$(VERSION).tar.gz -T -
+	rpmbuild -bb --quiet --define "_topdir $(RPMTOP)" --define "_dbpath $(RPMTOP)/db" \
+	    specfiles/zypp-plugin-klp.spec
+	@ls $(RPMTOP)/RPMS/noarch/*.rpm

@@ -1,0 +1,60 @@
+"""The spec files build with the real rpmbuild: the product RPM and the live patch template."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import HAS_RPMBUILD, REPO, VERMAGIC
+
+pytestmark = pytest.mark.skipif(not HAS_RPMBUILD, reason="rpmbuild not installed (make test installs it)")
+
+
+def query(rpm, *args):
+    return subprocess.run(["rpm", "-qp", *args, rpm], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_product_rpm_builds_with_make_rpm(tmp_path):
+    top = tmp_path / "top"
+    r = subprocess.run(["make", "--no-print-directory", "-C", REPO, "rpm", f"RPMTOP={top}"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (rpm,) = (top / "RPMS" / "noarch").glob("zypp-plugin-klp-*.noarch.rpm")
+    files = query(str(rpm), "-l").splitlines()
+    for wanted in ("/usr/bin/klp", "/usr/bin/kgr", "/usr/lib/zypp-plugin-klp/klp-hook",
+                   "/etc/sysconfig/livepatching", "/usr/share/man/man8/klp.8"):
+        assert any(f.startswith(wanted) for f in files), wanted
+    assert any(f.endswith("/zypp_plugin_klp/hooks.py") for f in files)
+    assert any(f.endswith("/macros.d/macros.klp") for f in files)
+    requires = query(str(rpm), "--requires")
+    for name in ("python3-rpm", "python3-solv", "python3-PyYAML"):
+        assert name in requires
+
+
+def test_livepatch_template_builds_a_package_with_hooks(tmp_path):
+    import sys
+
+    sys.path.insert(0, os.path.join(REPO, "fixtures"))
+    import kobuild
+
+    kobuild.write_module(tmp_path / "livepatch.ko", "livepatch_1_1_1", vermagic=VERMAGIC,
+                         functions=["livepatch_cmdline_proc_show"])
+    shutil.copy(os.path.join(REPO, "specfiles", "kernel-livepatch.spec"), tmp_path)
+    r = subprocess.run(["rpmbuild", "-bb", "--load", os.path.join(REPO, "rpm-hooks", "macros.klp"),
+                        "--define", f"_topdir {tmp_path}/top", "--define", f"_sourcedir {tmp_path}",
+                        "--define", f"_dbpath {tmp_path}/db", "--define", "__os_install_post %{nil}",
+                        str(tmp_path / "kernel-livepatch.spec")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    (rpm,) = (tmp_path / "top" / "RPMS").glob("*/*.rpm")
+    assert os.path.basename(rpm).startswith("kernel-livepatch-6_1_0-26-default-1-1.1.")
+    assert query(str(rpm), "-l").strip().endswith(
+        "/lib/modules/6.1.0-26-default/livepatch/livepatch-1-1.1.ko")
+    provides = query(str(rpm), "--provides")
+    assert "kernel-livepatch(6.1.0-26-default) = 1-1.1" in provides
+    scripts = query(str(rpm), "--scripts")
+    for stage in ("pre", "post", "postun", "posttrans"):
+        assert f"klp-hook {stage} kernel-livepatch-6_1_0-26-default 1-1.1" in scripts
+    assert "Requires(pre): zypp-plugin-klp" not in scripts
+    assert "zypp-plugin-klp" in query(str(rpm), "--requires")
