@@ -34,7 +34,9 @@ test: setup
 demo: setup
 	$(PY) fixtures/demo.py
 
+# Byte-compile first, as the RPM does at install time: PYTHONDONTWRITEBYTECODE may be set here.
 bench: setup
+	$(PY) -m compileall -q zypp_plugin_klp
 	$(PY) bench/run.py
 
 clean:

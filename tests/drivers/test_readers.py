@@ -33,15 +33,15 @@ def test_status_and_release():
 def test_missing_root_reads_as_no_live_patching(tmp_path):
     assert sysfs.read_patches(str(tmp_path)) == []
     assert inspect.status(str(tmp_path)) == "ready"
-    assert list(procfs.iter_tasks(str(tmp_path))) == []
+    assert procfs.scan_blocking(str(tmp_path), 1, procfs.WalkStats()) == ([], 0)
     assert sysfs.kernel_release(str(tmp_path)) == ""
 
 
 def test_task_walk_skips_garbage_and_missing_files():
     stats = procfs.WalkStats()
     warnings = []
-    tasks = sorted((t.pid, t.tid, t.state) for t in procfs.iter_tasks(HOSTILE, stats, warnings.append))
-    assert tasks == [(1, 1, 0), (2, 2, 1), (70, 70, 0), (70, 71, 1), (70, 72, -1)]
+    blockers, total = procfs.scan_blocking(HOSTILE, 1, stats, warnings.append)
+    assert sorted(blockers) == [(1, 1), (70, 70)] and total == 4  # 70/72 is -1: not taking part
     assert stats.garbage == 1 and "proc/3/task/3/patch_state" in warnings[0]
     assert stats.vanished >= 3  # pid 4 (no thread dirs), 5 (no task dir), 6 (no patch_state)
 
@@ -73,5 +73,5 @@ def test_task_vanishing_mid_walk(tmp_path, monkeypatch):
 
     monkeypatch.setattr(procfs.os, "listdir", listdir_then_exit)
     stats = procfs.WalkStats()
-    assert [(t.tid, t.state) for t in procfs.iter_tasks(str(root), stats)] == [(10, 0)]
+    assert procfs.scan_blocking(str(root), 1, stats) == ([(10, 10)], 1)
     assert stats.vanished == 1

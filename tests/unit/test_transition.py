@@ -31,10 +31,6 @@ def test_is_blocking(state, target, blocks):
     assert tr.is_blocking(state, target) is blocks
 
 
-def test_count_switched_ignores_tasks_outside_the_transition():
-    assert tr.count_switched([1, 1, 0, -1], tr.PATCHED) == (2, 3)
-
-
 def test_natural_key_orders_numbers_numerically():
     names = ["livepatch_10", "livepatch_2", "livepatch_1_5", "livepatch_1_10"]
     assert sorted(names, key=tr.natural_key) == [

@@ -1,6 +1,5 @@
 """Text and JSON renderings of klp's reports, byte-compatible with SUSE's klp where it has a format."""
 
-import json
 from typing import Any, Dict, List, Optional, Sequence
 
 from .transition import PATCHED
@@ -17,6 +16,8 @@ SCHEMA_BLOCKING = "klp-blocking/1"
 
 
 def _dump(doc: Dict[str, Any]) -> str:
+    import json  # lazy: json pulls in re, which plain-text output does not need
+
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 

@@ -1,7 +1,7 @@
 """The live patch transition model: patches, task patch states, who blocks, overall status."""
 
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence, Tuple
+from typing import Iterable, Optional, Tuple
 
 READY = "ready"
 IN_PROGRESS = "in_progress"
@@ -22,15 +22,6 @@ class Patch:
     replace: Optional[int] = None
     stack_order: Optional[int] = None
     objects: Tuple[Tuple[str, Optional[int]], ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class Task:
-    """One thread and the live patch state the kernel reports for it."""
-
-    pid: int
-    tid: int
-    state: int
 
 
 def transitioning_patch(patches: Iterable[Patch]) -> Optional[Patch]:
@@ -54,12 +45,6 @@ def transition_target(patch: Patch) -> int:
 def is_blocking(state: int, target: int) -> bool:
     """Whether a task with this patch_state still holds up a transition towards ``target``."""
     return state >= 0 and state != target
-
-
-def count_switched(states: Sequence[int], target: int) -> Tuple[int, int]:
-    """(tasks already at ``target``, tasks taking part) for a progress display."""
-    taking_part = [s for s in states if s >= 0]
-    return sum(1 for s in taking_part if s == target), len(taking_part)
 
 
 def natural_key(name: str) -> Tuple[object, ...]:

@@ -107,10 +107,9 @@ class KernelDriver:
             if elapsed >= timeout:
                 return WaitResult(False, patch.name, elapsed)
             if progress is not None:
-                target = tr.transition_target(patch)
-                states = [t.state for t in procfs.iter_tasks(self.root)]
-                switched, total = tr.count_switched(states, target)
-                progress(patch.name, switched, total, elapsed)
+                found, total = procfs.scan_blocking(self.root, tr.transition_target(patch),
+                                                    procfs.WalkStats())
+                progress(patch.name, total - len(found), total, elapsed)
             self.pause(min(interval, max(0.0, timeout - elapsed)) or interval)
 
 

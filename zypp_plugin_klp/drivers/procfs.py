@@ -2,10 +2,9 @@
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from ..core.kvalues import parse_cmdline, parse_stack
-from ..core.transition import Task
 
 Warn = Callable[[str], None]
 
@@ -28,20 +27,23 @@ class WalkStats:
     garbage: int = 0
 
 
-def iter_tasks(root: str = "/", stats: Optional[WalkStats] = None,
-               warn: Callable[[str], None] = lambda _m: None) -> Iterator[Task]:
-    """Yield every thread with a readable ``patch_state``.
+def scan_blocking(root: str, target: int, stats: WalkStats,
+                  warn: Callable[[str], None] = lambda _m: None) -> Tuple[List[Tuple[int, int]], int]:
+    """(pid, tid) of every thread whose patch_state is >= 0 and not ``target``, and how many
+    threads take part in the transition.
 
-    This is the hot loop of ``klp blocking``: raw ``os`` calls, no per-task objects but the result.
-    Threads that exit mid-walk are counted in ``stats.vanished``; unreadable (non-root) ones in
-    ``stats.denied``; garbage values in ``stats.garbage`` with a warning.
+    ``klp blocking`` walks 100,000 tasks on big machines: this loop compares the raw bytes and
+    builds objects only for blockers, which keeps it within a few percent of merely reading
+    every patch_state file.
     """
-    stats = stats if stats is not None else WalkStats()
+    done = b"%d" % target
+    blockers: List[Tuple[int, int]] = []
+    total = 0
     proc = os.path.join(root, "proc")
     try:
         pids = os.listdir(proc)
     except OSError:
-        return
+        return blockers, total
     o_rdonly = os.O_RDONLY
     for pid in pids:
         if not pid.isdigit():
@@ -56,12 +58,8 @@ def iter_tasks(root: str = "/", stats: Optional[WalkStats] = None,
             stats.denied += 1
             continue
         for tid in tids:
-            path = f"{task_dir}/{tid}/patch_state"
             try:
-                fd = os.open(path, o_rdonly)
-            except (FileNotFoundError, ProcessLookupError):
-                stats.vanished += 1
-                continue
+                fd = os.open(f"{task_dir}/{tid}/patch_state", o_rdonly)
             except PermissionError:
                 stats.denied += 1
                 continue
@@ -69,17 +67,26 @@ def iter_tasks(root: str = "/", stats: Optional[WalkStats] = None,
                 stats.vanished += 1
                 continue
             try:
-                raw = os.read(fd, 32)
+                raw = os.read(fd, 32).strip()
             except OSError:
                 stats.vanished += 1
                 continue
             finally:
                 os.close(fd)
-            try:
-                yield Task(int(pid), int(tid), int(raw))
-            except ValueError:
-                stats.garbage += 1
-                warn(f"ignoring unreadable patch_state {raw[:20]!r} in {path}")
+            if raw == done:
+                total += 1
+            elif raw != b"-1":
+                try:
+                    state = int(raw)
+                    ids = (int(pid), int(tid))
+                except ValueError:
+                    stats.garbage += 1
+                    warn(f"ignoring unreadable patch_state {raw[:20]!r} in {task_dir}/{tid}/patch_state")
+                    continue
+                if state >= 0:
+                    total += 1
+                    blockers.append(ids)
+    return blockers, total
 
 
 def _read(path: str) -> Optional[bytes]:
@@ -101,21 +108,3 @@ def task_details(root: str, pid: int, tid: int, with_stack: bool = False) -> Tas
         cmdline=parse_cmdline(cmdline) if cmdline is not None else None,
         stack=parse_stack(stack.decode("utf-8", errors="replace")) if stack is not None else None,
     )
-
-
-def task_ids(root: str = "/") -> Iterator[Tuple[int, int]]:
-    """(pid, tid) of every thread, whether or not its patch_state is readable."""
-    proc = os.path.join(root, "proc")
-    try:
-        pids = os.listdir(proc)
-    except OSError:
-        return
-    for pid in pids:
-        if pid.isdigit():
-            try:
-                tids = os.listdir(f"{proc}/{pid}/task")
-            except OSError:
-                continue
-            for tid in tids:
-                if tid.isdigit():
-                    yield int(pid), int(tid)

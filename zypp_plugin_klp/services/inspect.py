@@ -4,9 +4,7 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 
 from ..core import transition as tr
-from ..core.changelog import references
 from ..drivers import procfs, sysfs
-from ..drivers.rpmdb import InstalledPackage
 
 Warn = Callable[[str], None]
 
@@ -24,7 +22,7 @@ class PatchReport:
     active: bool
     patch: Optional[tr.Patch] = None
     module_path: Optional[str] = None
-    package: Optional[InstalledPackage] = None
+    package: Optional[object] = None  # drivers.rpmdb.InstalledPackage
     cves: List[str] = field(default_factory=list)
     bugs: List[str] = field(default_factory=list)
     expires: Optional[str] = None
@@ -48,7 +46,8 @@ def patches(root: str = "/", rpmdb: Optional[object] = None, warn: Warn = sysfs.
 
 
 def _add_packages(root: str, reports: List[PatchReport], rpmdb: object, warn: Warn) -> None:
-    from ..drivers.modfiles import module_files  # lazy: parses ELF files
+    from ..core.changelog import references  # lazy: only 'patches -v' needs these
+    from ..drivers.modfiles import module_files
 
     files = module_files(root, sysfs.kernel_release(root), warn)
     for report in reports:
@@ -57,7 +56,7 @@ def _add_packages(root: str, reports: List[PatchReport], rpmdb: object, warn: Wa
             continue
         report.package = rpmdb.owner(report.module_path)  # type: ignore[attr-defined]
         if report.package is not None:
-            report.cves, report.bugs = references(report.package.changelog)
+            report.cves, report.bugs = references(report.package.changelog)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -96,13 +95,7 @@ def blocking(root: str = "/", details: int = 0, warn: Warn = sysfs.ignore) -> Bl
     if patch is None:
         return BlockingReport(None, None, [], 0, stats)
     target = tr.transition_target(patch)
-    found: List[Tuple[int, int]] = []
-    total = 0
-    for task in procfs.iter_tasks(root, stats, warn):
-        if task.state >= 0:
-            total += 1
-            if task.state != target:
-                found.append((task.pid, task.tid))
+    found, total = procfs.scan_blocking(root, target, stats, warn)
     found.sort()
     tasks = [
         BlockingTask(pid, tid, procfs.task_details(root, pid, tid, details >= 2) if details else None)
