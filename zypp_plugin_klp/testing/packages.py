@@ -6,13 +6,9 @@ import subprocess
 from functools import lru_cache
 from typing import List
 
+from ..core.names import module_file, package_name
+
 RPM_QUIET = ["--force-debian"]  # Debian's rpm nags on every direct call without it
-
-
-def livepatch_package_name(release: str) -> str:
-    """``6.1.0-26-default`` -> ``kernel-livepatch-6_1_0-26-default`` (SUSE's naming)."""
-    kver, _, flavor = release.rpartition("-")
-    return f"kernel-livepatch-{kver.replace('.', '_')}-{flavor}"
 
 
 @lru_cache(maxsize=1)
@@ -30,12 +26,12 @@ def build_livepatch_rpm(workdir: str, ko_path: str, release: str, version: str =
     """
     top = os.path.join(workdir, f"rpmbuild-{version}-{rel}")
     os.makedirs(os.path.join(top, "SOURCES"), exist_ok=True)
-    module = f"livepatch-{version}-{rel}.ko"
+    module = module_file(version, rel)
     shutil.copy(ko_path, os.path.join(top, "SOURCES", module))
     target = f"/lib/modules/{release}/livepatch/{module}"
     spec = os.path.join(top, "livepatch.spec")
     with open(spec, "w", encoding="utf-8") as handle:
-        handle.write(f"""Name: {livepatch_package_name(release)}
+        handle.write(f"""Name: {package_name(release)}
 Version: {version}
 Release: {rel}
 Summary: Kernel live patch {version} for {release}

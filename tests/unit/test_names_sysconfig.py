@@ -1,0 +1,51 @@
+"""Package/kernel naming and the sysconfig policy (pure)."""
+
+import pytest
+
+from zypp_plugin_klp.core import names
+from zypp_plugin_klp.core.sysconfig import livepatch_mode, may_load, parse_sysconfig
+
+
+@pytest.mark.parametrize("release, package", [
+    ("4.12.14-25.22-default", "kernel-livepatch-4_12_14-25_22-default"),
+    ("5.3.18-24.34-default", "kernel-livepatch-5_3_18-24_34-default"),
+    ("6.1.0-26-default", "kernel-livepatch-6_1_0-26-default"),
+    ("5.14.21-150500.55.19-rt", "kernel-livepatch-5_14_21-150500_55_19-rt"),
+])
+def test_package_name_round_trip(release, package):
+    assert names.package_name(release) == package
+    assert names.release_from_package(package) == release
+
+
+@pytest.mark.parametrize("name", ["kernel-default", "kernel-livepatch-tools", "kernel-livepatch-"])
+def test_other_packages_have_no_kernel(name):
+    assert names.release_from_package(name) is None
+
+
+def test_module_naming():
+    assert names.module_file("1", "5.3.2") == "livepatch-1-5.3.2.ko"
+    assert names.module_name("1", "5.3.2") == "livepatch_1_5_3_2"
+    with pytest.raises(ValueError):
+        names.split_release("nodash")
+
+
+def test_parse_sysconfig_shell_syntax():
+    text = ('## Type: list\n# LIVEPATCH_KERNEL="never"\nLIVEPATCH_KERNEL="always"\n'
+            "INITRD_GENERATOR='mkinitrd' # comment\nexport FOO=bar\nBROKEN=\"unterminated\n"
+            "not an assignment\n1BAD=x\nEMPTY=\n")
+    assert parse_sysconfig(text) == {"LIVEPATCH_KERNEL": "always", "INITRD_GENERATOR": "mkinitrd",
+                                     "FOO": "bar", "EMPTY": ""}
+
+
+@pytest.mark.parametrize("values, mode", [({}, "auto"), ({"LIVEPATCH_KERNEL": "NEVER"}, "never"),
+                                          ({"LIVEPATCH_KERNEL": "sometimes"}, "auto")])
+def test_livepatch_mode(values, mode):
+    assert livepatch_mode(values) == mode
+
+
+@pytest.mark.parametrize("mode, tu, allowed", [
+    ("always", "1", True), ("never", None, False), ("auto", None, True), ("auto", "1", False),
+    ("auto", "", True),
+])
+def test_may_load(mode, tu, allowed):
+    assert may_load(mode, tu) is allowed
