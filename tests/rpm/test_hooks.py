@@ -168,3 +168,17 @@ def test_state_writes_replace_symlinks_instead_of_following_them(root, tmp_path)
     remove.after_erase(root, f"{PKG}-1-1.1", RELEASE)
     assert victim.read_text() == "precious"
     assert stat.S_ISREG(os.lstat(os.path.join(root, remove.REBOOT_NEEDED)).st_mode)
+
+
+def test_status_verbose_shows_reboot_notice_and_last_load(root, tmp_path, build_ko, sim):
+    from conftest import run_klp
+
+    install(root, tmp_path, build_ko, "1")
+    hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0"})
+    hook(root, "postun", PKG, "1-1.1", "0")
+    lines = run_klp("--root", root, "-v", "status").stdout.splitlines()
+    assert lines[0] == "in_progress"
+    assert lines[1].startswith(f"reboot needed: live patch package {PKG}-1-1.1 was removed")
+    assert lines[2].startswith("last load: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) "
+                               "loaded; its transition is still in progress")
+    assert run_klp("--root", root, "status").stdout == "in_progress\n"

@@ -25,7 +25,7 @@ usage: {prog} [-h] [-v[v]] [--root DIR] [--json] [--version] COMMAND [ARGS]
 Kernel live patching status and control.
 
 commands:
-  status              print 'ready' or 'in_progress'
+  status              print 'ready' or 'in_progress'; -v adds pending reboots, last load
   check               exit 0 when ready, 1 while a transition is in progress
   patches             list live patch modules; -v adds RPM, CVE and bug fixes, -vv expiry/update
   blocking            PIDs of tasks blocking the transition; -v command lines, -vv stacks
@@ -181,7 +181,27 @@ def _status(opts: Options, console: Console) -> int:
         console.out(status_json(state))
     else:
         console.out(state + "\n")
+    if opts.verbose and not opts.json:
+        _status_details(opts, console)
     return EXIT_OK
+
+
+def _status_details(opts: Options, console: Console) -> None:
+    """``klp -v status``: after the status line, pending reboots and the last load's outcome."""
+    import json
+
+    from ..drivers import host
+    from ..services import apply, remove
+
+    for notice in remove.notices(opts.root):
+        console.out(f"reboot needed: {notice.get('reason', '?')} ({notice.get('time', '?')})\n")
+    text = host.read_file(opts.root, apply.LAST_LOAD)
+    try:
+        last = json.loads(text) if text else None
+    except ValueError:
+        last = None
+    if isinstance(last, dict):
+        console.out(f"last load: {last.get('message', '?')} ({last.get('time', '?')})\n")
 
 
 def _check(opts: Options, console: Console) -> int:
