@@ -94,7 +94,10 @@ class Hook:
             from .drivers.rpmdb import RpmDb
             from .services.apply import load_newest
 
-            wait = _seconds(self.environ.get("KLP_WAIT") or "15")
+            from .drivers import host
+
+            config = host.sysconfig(self.root, "livepatching")
+            wait = _seconds(self.environ.get("KLP_WAIT") or config.get("LIVEPATCH_WAIT") or "15")
             outcome = load_newest(self.root, open_kernel(self.root), RpmDb(self.root), self.kernel,
                                   wait)
             self.say(outcome.message if outcome.result != "failed" else f"warning: {outcome.message}")

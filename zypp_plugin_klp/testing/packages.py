@@ -4,7 +4,7 @@ import os
 import shutil
 import subprocess
 from functools import lru_cache
-from typing import List
+from typing import List, Sequence
 
 from ..core.names import module_file, package_name
 
@@ -66,3 +66,23 @@ def rpm_install(root: str, package: str, *options: str) -> None:
     """``rpm -U`` a package into ``root`` without dependencies or scriptlets."""
     subprocess.run(rpm_command(root, "-U", "--nodeps", "--noscripts", *options, package),
                    check=True, capture_output=True)
+
+
+def build_base_rpm(workdir: str, provides: Sequence[str]) -> str:
+    """A file-less noarch package providing what a mock root borrows from the host's /usr."""
+    path = os.path.join(workdir, "klp-mockroot-base-1-1.noarch.rpm")
+    if os.path.exists(path):
+        return path
+    top = os.path.join(workdir, "rpmbuild-base")
+    os.makedirs(top, exist_ok=True)
+    spec = os.path.join(top, "base.spec")
+    with open(spec, "w", encoding="utf-8") as handle:
+        handle.write("Name: klp-mockroot-base\nVersion: 1\nRelease: 1\nSummary: mock root base\n"
+                     "License: GPL-2.0-or-later\nBuildArch: noarch\n"
+                     + "".join(f"Provides: {p}\n" for p in provides)
+                     + "%description\nWhat a mock root borrows from the host's /usr.\n%files\n")
+    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}", "--define", f"_dbpath {top}/db",
+                    spec], check=True, capture_output=True)
+    os.makedirs(workdir, exist_ok=True)
+    shutil.copy(os.path.join(top, "RPMS", "noarch", "klp-mockroot-base-1-1.noarch.rpm"), path)
+    return path

@@ -1,0 +1,184 @@
+"""Live patch packages through the real zypper and rpm in mock roots, scriptlets and all.
+
+Each test gets a fresh root (zypp_plugin_klp.testing.plugin's klp_mockroot): zypp-plugin-klp
+installed from its own RPM, a simulated system on kernel 6.1.0-26-default whose memdb-stats thread
+sleeps in cmdline_proc_show, and a recording stand-in for dracut.
+"""
+
+import os
+import shutil
+
+import pytest
+
+from conftest import FIXTURES, VERMAGIC
+
+import kobuild
+
+PKG = "kernel-livepatch-6_1_0-26-default"
+SPEC = os.path.join(os.path.dirname(FIXTURES), "specfiles", "kernel-livepatch.spec")
+CHANGELOG = {
+    "1": "- Initial kernel live patch",
+    "3": "- Fix CVE-2024-1086 in nf_tables (bsc#1219434)\n- Fix CVE-2024-26585 in tls (bsc#1220187)",
+    "4": "- Fix CVE-2024-36971 (bsc#1226145)",
+}
+
+
+@pytest.fixture(scope="module")
+def livepatches(tmp_path_factory):
+    """Build v1, v3, v4 for the running kernel, a v1 for 6.1.0-27 and a v2 built for 6.1.0-25."""
+    import subprocess
+
+    from zypp_plugin_klp.testing.plugin import _macros
+
+    work = tmp_path_factory.mktemp("livepatches")
+    built = {}
+    for key, version, release, vermagic in (
+            ("1", "1", "6.1.0-26-default", VERMAGIC), ("3", "3", "6.1.0-26-default", VERMAGIC),
+            ("4", "4", "6.1.0-26-default", VERMAGIC),
+            ("other", "1", "6.1.0-27-default", "6.1.0-27-default SMP preempt mod_unload modversions"),
+            ("bad", "2", "6.1.0-26-default", "6.1.0-25-default SMP preempt mod_unload modversions")):
+        src = work / key
+        src.mkdir()
+        kobuild.write_module(src / "livepatch.ko", f"livepatch_{version}_1_1", vermagic=vermagic,
+                             functions=["livepatch_cmdline_proc_show"])
+        spec = src / "kernel-livepatch.spec"
+        text = open(SPEC, encoding="utf-8").read()
+        head, _, _ = text.partition("%changelog\n")
+        spec.write_text(head + "%changelog\n* Mon Nov 23 2026 Live Patching Team <klp@example.com> - "
+                        f"{version}-1.1\n{CHANGELOG.get(key, CHANGELOG['1'])}\n")
+        top = src / "top"
+        subprocess.run(["rpmbuild", "-bb", "--load", _macros(), "--define", f"_topdir {top}",
+                        "--define", f"_sourcedir {src}", "--define", f"_dbpath {top}/db",
+                        "--define", "__os_install_post %{nil}",
+                        "--define", f"klp_kernel_release {release}", "--define", f"klp_version {version}",
+                        str(spec)], check=True, capture_output=True)
+        (built[key],) = [str(p) for p in top.glob("RPMS/*/*.rpm")]
+    return built
+
+
+@pytest.fixture
+def mock(klp_mockroot, livepatches):
+    klp_mockroot.publish(*livepatches.values())
+    with open(os.path.join(klp_mockroot.root, "etc/sysconfig/livepatching"), "a") as handle:
+        handle.write('LIVEPATCH_WAIT="1"\n')
+    return klp_mockroot
+
+
+def patches(mock):
+    return mock.klp("-v", "patches", check=True).stdout
+
+
+def test_install_loads_and_rebuilds_initrd(mock):
+    r = mock.zypper("in", f"{PKG}=1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "klp: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) loaded" in r.stdout
+    assert f"{PKG}-1-1.1" in mock.installed()
+    assert patches(mock).startswith("livepatch_1_1_1\n    active: 1\n")
+    assert mock.initrd_log() == ["-f --kver 6.1.0-26-default"]
+    assert not os.listdir(os.path.join(mock.root, "run/regenerate-initrd"))
+
+
+def test_upgrade_replaces_and_shows_new_cves(mock):
+    mock.zypper("in", f"{PKG}=1", check=True)
+    mock.kernel.release()
+    r = mock.zypper("in", f"{PKG}=3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = patches(mock)
+    assert out == ("livepatch_1_1_1\n    active: 0\n\n"
+                   "livepatch_3_1_1\n    active: 1\n"
+                   "    RPM: kernel-livepatch-6_1_0-26-default-3-1.1.x86_64\n"
+                   "    CVE: CVE-2024-1086 CVE-2024-26585\n"
+                   "    bug fixes and enhancements: bsc#1219434 bsc#1220187\n")
+    assert mock.klp("status").stdout == "ready\n"
+    assert mock.initrd_log() == ["-f --kver 6.1.0-26-default"] * 2
+
+
+def test_held_transition_refuses_the_next_install(mock):
+    mock.zypper("in", f"{PKG}=3", check=True)  # memdb-stats holds v3's transition
+    assert mock.klp("status").stdout == "in_progress\n"
+    r = mock.zypper("in", f"{PKG}=4")
+    assert r.returncode == 8, r.stdout + r.stderr
+    assert "klp: cannot install kernel-livepatch-6_1_0-26-default-4-1.1: the live patch transition of " \
+           "livepatch_3_1_1 is still in progress, blocked by PID 4242 (memdb-stats)" in r.stderr
+    assert f"{PKG}-3-1.1" in mock.installed() and f"{PKG}-4-1.1" not in mock.installed()
+    assert patches(mock).startswith("livepatch_3_1_1\n    active: 1\n")
+    mock.kernel.release()
+    r = mock.zypper("in", f"{PKG}=4")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "livepatch_4_1_1\n    active: 1\n" in patches(mock)
+
+
+def test_erase_leaves_reboot_notice(mock):
+    mock.zypper("in", f"{PKG}=1", check=True)
+    assert mock.zypper("needs-rebooting").returncode == 0
+    r = mock.zypper("rm", PKG)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "kernel-livepatch-6_1_0-26-default-1-1.1 removed; the running kernel keeps the live patch " \
+           "until a reboot" in r.stdout
+    r = mock.zypper("needs-rebooting")
+    assert r.returncode == 102 and "Reboot is required" in r.stdout
+    lines = mock.klp("-v", "status").stdout.splitlines()
+    assert lines[1].startswith(f"reboot needed: live patch package {PKG}-1-1.1 was removed")
+    assert mock.initrd_log() == ["-f --kver 6.1.0-26-default"] * 2
+    assert mock.klp("patches").stdout == "livepatch_1_1_1\n"  # still loaded until the reboot
+
+
+def test_never_mode_installs_without_loading(mock):
+    with open(os.path.join(mock.root, "etc/sysconfig/livepatching"), "a") as handle:
+        handle.write('LIVEPATCH_KERNEL="never"\n')
+    r = mock.zypper("in", f"{PKG}=1")
+    assert r.returncode == 0 and f"{PKG}-1-1.1" in mock.installed()
+    assert mock.klp("patches").stdout == ""
+    assert mock.initrd_log() == ["-f --kver 6.1.0-26-default"]
+
+
+def test_other_kernel_installs_without_loading(mock):
+    os.makedirs(os.path.join(mock.upper, "lib/modules/6.1.0-27-default"))
+    r = mock.zypper("in", "kernel-livepatch-6_1_0-27-default")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert mock.klp("patches").stdout == ""
+    assert mock.initrd_log() == ["-f --kver 6.1.0-27-default"]
+
+
+def test_plain_rpm_does_the_same_as_zypper(mock, livepatches):
+    r = mock.rpm("-U", livepatches["1"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) loaded" in r.stderr
+    assert patches(mock).startswith("livepatch_1_1_1\n    active: 1\n")
+    assert mock.initrd_log() == ["-f --kver 6.1.0-26-default"]
+
+
+def test_failing_initrd_generator_warns_and_keeps_the_flag(mock):
+    with open(os.path.join(mock.root, "etc/sysconfig/bootloader"), "w") as handle:
+        handle.write('INITRD_GENERATOR="/bin/false"\n')
+    r = mock.zypper("in", f"{PKG}=1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "re-run: /bin/false -f --kver 6.1.0-26-default" in r.stdout
+    assert os.listdir(os.path.join(mock.root, "run/regenerate-initrd")) == ["6.1.0-26-default"]
+    assert f"{PKG}-1-1.1" in mock.installed()
+
+
+def test_load_failure_is_reported_recorded_and_truthful(mock):
+    r = mock.zypper("in", f"{PKG}=2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "klp: warning: livepatch-2-1.1.ko was built for kernel 6.1.0-25-default, the running " \
+           "kernel is 6.1.0-26-default" in r.stdout
+    assert f"{PKG}-2-1.1" in mock.installed()
+    assert mock.klp("status").stdout == "ready\n" and mock.klp("patches").stdout == ""
+    assert "last load: livepatch-2-1.1.ko was built for kernel 6.1.0-25-default" in \
+        mock.klp("-v", "status").stdout
+
+
+def test_interrupted_before_posttrans_converges(mock, livepatches):
+    """rpm --noposttrans leaves the state of a transaction killed between %post and %posttrans."""
+    r = mock.rpm("-U", "--noposttrans", livepatches["1"])
+    assert r.returncode == 0, r.stderr
+    assert mock.klp("patches").stdout == ""
+    assert os.listdir(os.path.join(mock.root, "run/regenerate-initrd")) == ["6.1.0-26-default"]
+    hook = ["chroot", mock.root, "/usr/lib/zypp-plugin-klp/klp-hook", "posttrans", PKG, "1-1.1"]
+    r = mock.run(*hook)
+    assert r.returncode == 0, r.stderr
+    assert patches(mock).startswith("livepatch_1_1_1\n    active: 1\n")
+    assert mock.initrd_log() == ["-f --kver 6.1.0-26-default"]
+    assert mock.run(*hook).returncode == 0  # again: a no-op
+    assert mock.initrd_log() == ["-f --kver 6.1.0-26-default"]

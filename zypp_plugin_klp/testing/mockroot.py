@@ -1,0 +1,167 @@
+"""Throwaway roots where the real rpm and zypper install live patch packages, scriptlets included.
+
+A MockRoot is a directory ROOT with a busybox-free minimal layout: ``/usr`` is, in a private
+mount namespace per command, an overlay of the host's ``/usr`` (so ``/bin/sh`` and Python with
+the rpm bindings work inside the chroot that rpm runs scriptlets in) whose writes land in an
+upper directory beside ROOT. ROOT has its own rpm database, a base package that provides what
+the host's /usr brings, a simulated kernel at ``ROOT/sys`` and ``ROOT/proc``, a local
+createrepo_c repository, and a recording stand-in for dracut. Nothing is written to the host's
+rpm database, /usr or /run; the overlay disappears with each command's namespace.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from typing import Dict, List, Optional, Sequence
+
+from ..core.scenario import parse_scenario
+from ..core.simulation import SimState
+from ..drivers.simkernel import SimulatedKernel
+from . import packages
+
+BASE_PROVIDES = ("/bin/sh", "/usr/bin/sh", "/bin/bash", "/usr/bin/python3", "python3", "python3-base",
+                 "python3-rpm", "python3-solv", "python3-PyYAML", "coreutils", "kmod")
+RECORDER = "opt/klp-test/dracut"
+INITRD_LOG = "var/log/klp-test-initrd.log"
+DEFAULT_RELEASE = "6.1.0-26-default"
+
+
+def missing_capabilities() -> Optional[str]:
+    """Why mock roots cannot work on this machine, or None when they can."""
+    if os.geteuid() != 0:
+        return "mock roots need root (mount namespaces and overlayfs)"
+    for tool in ("unshare", "mount", "rpm", "rpmbuild", "zypper", "createrepo_c"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    return None
+
+
+def default_scenario(release: str = DEFAULT_RELEASE) -> SimState:
+    """A small system on ``release``: init, a shell, and a database worker sleeping in
+    ``cmdline_proc_show`` (the function the test live patches replace)."""
+    return parse_scenario(f"""
+kernel: {{release: {release}, vermagic: "{release} SMP preempt mod_unload modversions"}}
+processes:
+  - {{pid: 1, comm: systemd, cmdline: [/usr/lib/systemd/systemd], stack: [ep_poll]}}
+  - {{pid: 700, comm: bash, cmdline: [-bash], stack: [n_tty_read], wakes_on_signal: true}}
+  - pid: 4242
+    comm: memdb
+    cmdline: [/opt/memdb/bin/memdb]
+    threads:
+      - {{tid: 4242, stack: [futex_wait]}}
+      - {{tid: 4245, comm: memdb-stats, stack: [cmdline_proc_show, seq_read_iter, vfs_read]}}
+""", "<default scenario>")
+
+
+class MockRoot:
+    """A throwaway root under ``base`` (``base/root`` is what rpm and zypper see as /)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = os.path.abspath(base)
+        self.root = os.path.join(self.base, "root")
+        self.upper = os.path.join(self.base, "usr-upper")
+        self.work = os.path.join(self.base, "usr-work")
+        self.repo = os.path.join(self.base, "repo")
+        self.log = os.path.join(self.base, "zypper.log")
+
+    # -- creation ------------------------------------------------------------------------------
+    def create(self, product_rpm: Optional[str], scenario: Optional[SimState] = None,
+               provides: Sequence[str] = BASE_PROVIDES) -> "MockRoot":
+        """Lay out the root, install the base package and ``product_rpm`` (zypp-plugin-klp)."""
+        root = self.root
+        for path in (self.upper, self.work, self.repo, root):
+            os.makedirs(path, exist_ok=True)
+        for sub in ("usr", "etc/sysconfig", "etc/zypp/repos.d", "var/lib/rpm", "var/log", "run",
+                    "tmp", "dev", "root", "opt/klp-test"):
+            os.makedirs(os.path.join(root, sub), exist_ok=True)
+        for link in ("bin", "lib", "lib64", "sbin"):
+            if os.path.isdir(f"/usr/{link}") and not os.path.lexists(os.path.join(root, link)):
+                os.symlink(f"usr/{link}", os.path.join(root, link))
+        if not os.path.exists(os.path.join(root, "dev/null")):
+            os.mknod(os.path.join(root, "dev/null"), 0o666 | 0o020000, os.makedev(1, 3))
+        _write(os.path.join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
+        _write(os.path.join(root, "etc/group"), "root:x:0:\n")
+        _write(os.path.join(root, RECORDER),
+               f'#!/bin/sh\necho "$*" >> /{INITRD_LOG}\n', 0o755)
+        _write(os.path.join(root, "etc/sysconfig/bootloader"), f'INITRD_GENERATOR="/{RECORDER}"\n')
+        state = scenario or default_scenario()
+        SimulatedKernel.create(root, state)
+        os.makedirs(os.path.join(self.upper, "lib/modules", state.release), exist_ok=True)
+        base = packages.build_base_rpm(os.path.join(self.base, "build"), provides)
+        self.rpm("-i", "--nodeps", base, check=True)
+        if product_rpm:
+            self.rpm("-U", "--nodeps", product_rpm, check=True)
+        return self
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self, *argv: str, env: Optional[Dict[str, str]] = None, check: bool = False,
+            timeout: float = 300.0, stdin: str = "") -> subprocess.CompletedProcess:
+        """Run ``argv`` on the host side, in a private mount namespace with ROOT/usr mounted."""
+        wrapped = ["unshare", "--mount", "--propagation", "private", "--",
+                   sys.executable, "-m", "zypp_plugin_klp.testing.nsexec",
+                   self.root, self.upper, self.work, "--", *argv]
+        full_env = {**os.environ, "ZYPP_LOGFILE": self.log, "ZYPP_LOCKFILE_ROOT": self.root,
+                    **(env or {})}
+        result = subprocess.run(wrapped, capture_output=True, text=True, env=full_env,
+                                timeout=timeout, input=stdin)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} exited {result.returncode}:\n"
+                                 f"{result.stdout}{result.stderr}")
+        return result
+
+    def rpm(self, *args: str, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+        """The real rpm on ROOT's own database."""
+        return self.run(*packages.rpm_command(self.root, *args), **kw)
+
+    def zypper(self, *args: str, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+        """The real zypper with ``--root ROOT``, non-interactive, unsigned local packages allowed."""
+        return self.run("zypper", "--root", self.root, "--non-interactive", "--no-gpg-checks",
+                        *args, **kw)
+
+    def klp(self, *args: str, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+        """This machine's klp (the package under test) looking at ROOT."""
+        return self.run(sys.executable, "-m", "zypp_plugin_klp.cli.klp", "--root", self.root,
+                        *args, **kw)
+
+    def publish(self, *rpms: str) -> None:
+        """Put packages into the local repository and (re)index it; zypper sees them next."""
+        for rpm in rpms:
+            shutil.copy(rpm, self.repo)
+        subprocess.run(["createrepo_c", "--quiet", "--update", self.repo], check=True,
+                       capture_output=True)
+        if not os.path.exists(os.path.join(self.root, "etc/zypp/repos.d/local.repo")):
+            _write(os.path.join(self.root, "etc/zypp/repos.d/local.repo"),
+                   f"[local]\nname=local\nbaseurl=file://{self.repo}\nenabled=1\nautorefresh=1\n"
+                   "gpgcheck=0\n")
+        self.zypper("--quiet", "refresh", "--force", check=True)
+
+    # -- inspection ----------------------------------------------------------------------------
+    @property
+    def kernel(self) -> SimulatedKernel:
+        """The simulated kernel running 'inside' the root (release tasks, advance time...)."""
+        return SimulatedKernel(self.root)
+
+    def installed(self) -> List[str]:
+        """Installed packages as NAME-VERSION-RELEASE, sorted."""
+        out = self.rpm("-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}\\n", check=True).stdout
+        return sorted(line for line in out.splitlines() if line)
+
+    def initrd_log(self) -> List[str]:
+        """Every call of the stand-in initrd generator (its arguments), oldest first."""
+        path = os.path.join(self.root, INITRD_LOG)
+        if not os.path.exists(path):
+            return []
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().splitlines()
+
+    def exists(self, path: str) -> bool:
+        """Whether ``path`` exists inside the root (looks through the /usr overlay)."""
+        return self.run("test", "-e", os.path.join(self.root, path.lstrip("/"))).returncode == 0
+
+
+def _write(path: str, text: str, mode: int = 0o644) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, mode)

@@ -1,0 +1,87 @@
+"""pytest plugin for packagers (entry point ``klp``): test live patch spec hooks in mock roots.
+
+Fixtures:
+    klp_product_rpm: path of the zypp-plugin-klp RPM to install into mock roots
+        (``--klp-rpm PATH`` or ``KLP_PRODUCT_RPM``; built with ``make rpm`` from a source checkout).
+    klp_mockroot: a fresh :class:`~zypp_plugin_klp.testing.mockroot.MockRoot` with that RPM
+        installed and the default simulated system running kernel 6.1.0-26-default
+        (``--klp-kernel RELEASE`` changes it).
+    klp_rpmbuild: ``build(spec, sources_dir, **defines) -> [rpm paths]`` with the real rpmbuild,
+        a private rpm database, and the klp macros loaded.
+"""
+
+import glob
+import os
+import subprocess
+import tempfile
+from typing import Callable, Iterator, List
+
+import pytest
+
+from .mockroot import DEFAULT_RELEASE, MockRoot, default_scenario, missing_capabilities
+
+SOURCE_TREE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("klp", "kernel live patch mock roots (zypp-plugin-klp)")
+    group.addoption("--klp-rpm", default=os.environ.get("KLP_PRODUCT_RPM"),
+                    help="zypp-plugin-klp RPM to install into mock roots")
+    group.addoption("--klp-kernel", default=DEFAULT_RELEASE,
+                    help="kernel release the simulated system runs")
+
+
+def _macros() -> str:
+    installed = "/usr/lib/rpm/macros.d/macros.klp"
+    source = os.path.join(SOURCE_TREE, "rpm-hooks", "macros.klp")
+    return source if os.path.exists(source) else installed
+
+
+@pytest.fixture(scope="session")
+def klp_product_rpm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The zypp-plugin-klp RPM under test."""
+    why = missing_capabilities()
+    if why:
+        pytest.skip(f"mock roots unavailable: {why}")
+    given = request.config.getoption("--klp-rpm")
+    if given:
+        return str(given)
+    if not os.path.exists(os.path.join(SOURCE_TREE, "specfiles", "zypp-plugin-klp.spec")):
+        pytest.fail("no zypp-plugin-klp RPM: pass --klp-rpm PATH or set KLP_PRODUCT_RPM")
+    top = str(tmp_path_factory.mktemp("product-rpm"))
+    built = subprocess.run(["make", "--no-print-directory", "-C", SOURCE_TREE, "rpm", f"RPMTOP={top}"],
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        pytest.fail(f"make rpm failed:\n{built.stdout}{built.stderr}")
+    (rpm,) = glob.glob(os.path.join(top, "RPMS", "noarch", "zypp-plugin-klp-*.rpm"))
+    return rpm
+
+
+@pytest.fixture
+def klp_mockroot(request: pytest.FixtureRequest, klp_product_rpm: str) -> Iterator[MockRoot]:
+    """A fresh mock root with zypp-plugin-klp installed; removed afterwards."""
+    base = tempfile.mkdtemp(prefix="klp-mockroot.")
+    try:
+        release = request.config.getoption("--klp-kernel")
+        yield MockRoot(base).create(klp_product_rpm, default_scenario(release))
+    finally:
+        subprocess.run(["rm", "-rf", "--one-file-system", base], check=False)
+
+
+@pytest.fixture
+def klp_rpmbuild(tmp_path) -> Callable[..., List[str]]:  # type: ignore[no-untyped-def]
+    """Build a spec with the real rpmbuild; returns the binary RPMs it produced."""
+
+    def build(spec: str, sources: str, **defines: str) -> List[str]:
+        top = tmp_path / f"rpmbuild-{len(list(tmp_path.iterdir()))}"
+        argv = ["rpmbuild", "-bb", "--load", _macros(), "--define", f"_topdir {top}",
+                "--define", f"_sourcedir {sources}", "--define", f"_dbpath {top}/db",
+                "--define", "__os_install_post %{nil}"]
+        for key, value in defines.items():
+            argv += ["--define", f"{key} {value}"]
+        result = subprocess.run([*argv, spec], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise AssertionError(f"rpmbuild {spec} failed:\n{result.stderr}")
+        return sorted(glob.glob(str(top / "RPMS" / "*" / "*.rpm")))
+
+    return build
