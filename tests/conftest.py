@@ -58,3 +58,29 @@ def build_livepatch_rpm(tmp_path, ko_path: str, version: str = "1", release: str
 def rpm_install(root: str, package: str) -> None:
     """Install a package into ``root``'s own rpm database (never the host's)."""
     packages.rpm_install(root, package)
+
+
+HOST_PATHS = (os.path.expanduser("~/.rpmdb"), "/var/lib/rpm", "/usr/lib/sysimage/rpm",
+              "/run/reboot-needed", "/run/regenerate-initrd", "/run/klp", "/var/lib/klp",
+              "/run/zypp.pid", "/var/log/zypper.log", "/var/cache/zypp")
+
+
+def _host_state():
+    state = {}
+    for path in HOST_PATHS:
+        try:
+            st = os.stat(path)
+            state[path] = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            state[path] = None
+    return state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_untouched():
+    """The suite never writes the host's rpm database, /run or zypper's state."""
+    before = _host_state()
+    yield
+    after = _host_state()
+    changed = [p for p in HOST_PATHS if before[p] != after[p]]
+    assert not changed, f"the tests touched the host: {changed}"

@@ -12,8 +12,10 @@ pytestmark = pytest.mark.skipif(not HAS_RPMBUILD, reason="rpmbuild not installed
 
 
 def query(rpm, *args):
-    return subprocess.run(["rpm", "-qp", *args, rpm], capture_output=True, text=True,
-                          check=True).stdout
+    """rpm -qp with a private (empty) database: querying a file must not touch the host's."""
+    dbpath = os.path.join(os.path.dirname(rpm), ".querydb")
+    return subprocess.run(["rpm", "--dbpath", dbpath, "-qp", *args, rpm], capture_output=True,
+                          text=True, check=True).stdout
 
 
 def test_product_rpm_builds_with_make_rpm(tmp_path):
