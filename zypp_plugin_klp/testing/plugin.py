@@ -74,6 +74,7 @@ def klp_rpmbuild(tmp_path) -> Callable[..., List[str]]:  # type: ignore[no-untyp
 
     def build(spec: str, sources: str, **defines: str) -> List[str]:
         top = tmp_path / f"rpmbuild-{len(list(tmp_path.iterdir()))}"
+        spec, sources = os.path.abspath(spec), os.path.abspath(sources)
         argv = ["rpmbuild", "-bb", "--load", _macros(), "--define", f"_topdir {top}",
                 "--define", f"_sourcedir {sources}", "--define", f"_dbpath {top}/db",
                 "--define", "__os_install_post %{nil}"]
