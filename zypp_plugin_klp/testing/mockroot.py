@@ -62,7 +62,7 @@ class MockRoot:
         self.root = os.path.join(self.base, "root")
         self.upper = os.path.join(self.base, "usr-upper")
         self.work = os.path.join(self.base, "usr-work")
-        self.repo = os.path.join(self.base, "repo")
+        self.repo = os.path.join(self.root, "srv/klp-repo")
         self.log = os.path.join(self.base, "zypper.log")
 
     # -- creation ------------------------------------------------------------------------------
@@ -72,8 +72,13 @@ class MockRoot:
         root = self.root
         for path in (self.upper, self.work, self.repo, root):
             os.makedirs(path, exist_ok=True)
+        # The repository's host path must also resolve inside the chroot (zypper run chrooted)
+        mirror = os.path.join(root, self.repo.lstrip("/"))
+        if not os.path.lexists(mirror):
+            os.makedirs(os.path.dirname(mirror))
+            os.symlink("/srv/klp-repo", mirror)
         for sub in ("usr", "etc/sysconfig", "etc/zypp/repos.d", "var/lib/rpm", "var/log", "run",
-                    "tmp", "dev", "root", "opt/klp-test"):
+                    "tmp", "dev", "root", "opt/klp-test", "etc/rpm"):
             os.makedirs(os.path.join(root, sub), exist_ok=True)
         for link in ("bin", "lib", "lib64", "sbin"):
             if os.path.isdir(f"/usr/{link}") and not os.path.lexists(os.path.join(root, link)):
@@ -82,6 +87,8 @@ class MockRoot:
             os.mknod(os.path.join(root, "dev/null"), 0o666 | 0o020000, os.makedev(1, 3))
         _write(os.path.join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")
         _write(os.path.join(root, "etc/group"), "root:x:0:\n")
+        # rpm inside the chroot (scriptlets, zypper) must use the root's database, as on SUSE
+        _write(os.path.join(root, "etc/rpm/macros.dbpath"), "%_dbpath /var/lib/rpm\n")
         _write(os.path.join(root, RECORDER),
                f'#!/bin/sh\necho "$*" >> /{INITRD_LOG}\n', 0o755)
         _write(os.path.join(root, "etc/sysconfig/bootloader"), f'INITRD_GENERATOR="/{RECORDER}"\n')
