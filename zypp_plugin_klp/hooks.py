@@ -40,16 +40,9 @@ class Hook:
 
     def _applies(self) -> bool:
         """Whether this package's patch is for the running kernel and may be loaded now."""
-        from .core.sysconfig import livepatch_mode, may_load
-        from .drivers import host, sysfs
+        from .services.apply import may_load_now
 
-        if host.in_build_root(self.environ, self.root):
-            return False
-        mode = livepatch_mode(host.sysconfig(self.root, "livepatching"))
-        if not may_load(mode, self.environ.get("TRANSACTIONAL_UPDATE")):
-            return False
-        return sysfs.kernel_release(self.root) == self.kernel and \
-            os.path.isdir(sysfs.livepatch_dir(self.root))
+        return may_load_now(self.root, self.environ, self.kernel)
 
     def pre(self) -> int:
         from .services import inspect
@@ -92,25 +85,14 @@ class Hook:
         if self._applies():
             from .drivers.kernel import open_kernel
             from .drivers.rpmdb import RpmDb
-            from .services.apply import load_newest
+            from .services.apply import load_newest, wait_seconds
 
-            from .drivers import host
-
-            config = host.sysconfig(self.root, "livepatching")
-            wait = _seconds(self.environ.get("KLP_WAIT") or config.get("LIVEPATCH_WAIT") or "15")
             outcome = load_newest(self.root, open_kernel(self.root), RpmDb(self.root), self.kernel,
-                                  wait)
+                                  wait_seconds(self.root, self.environ))
             self.say(outcome.message if outcome.result != "failed" else f"warning: {outcome.message}")
         for message in initrd.regenerate(self.root, self.environ, run):
             self.say(f"warning: {message}")
         return 0
-
-
-def _seconds(value: str) -> float:
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return 15.0
 
 
 def parse(argv: List[str], environ: Dict[str, str]) -> Hook:

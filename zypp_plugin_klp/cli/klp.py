@@ -33,6 +33,7 @@ commands:
                       wait for the transition, showing progress; at the timeout name the
                       blocking tasks, optionally reverse the transition, and exit 1
   force [-n]          emergency: mark every task of the transition switched (asks first)
+  log                 what the zypper commit plugin saw, decided and did, one line per commit
 {kgr}
 options:
   -h, --help          show this help and exit
@@ -320,9 +321,29 @@ def _poke(opts: Options, console: Console) -> int:
     return EXIT_OK
 
 
+def _log(opts: Options, console: Console) -> int:
+    """``klp log``: one line per recorded zypper commit that touched live patches, oldest first."""
+    import json
+
+    from ..drivers import host
+    from ..plugin import RECORDS, summary
+
+    for name in host.list_dir(opts.root, RECORDS):
+        text = host.read_file(opts.root, f"{RECORDS}/{name}") if name.endswith(".json") else None
+        try:
+            record = json.loads(text) if text else None
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            console.out(summary(record) + "\n")
+        elif text is not None:
+            console.warn(f"ignoring unreadable record {name}")
+    return EXIT_OK
+
+
 COMMANDS = {
     "status": _status, "check": _check, "patches": _patches, "blocking": _blocking,
-    "wait": _wait, "force": _force,
+    "wait": _wait, "force": _force, "log": _log,
 }
 KGR_COMMANDS = {**COMMANDS, "blocking_threads": _blocking_threads, "poke": _poke}
 

@@ -4,7 +4,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import Dict, Optional
 
 from ..core import names
 from ..core import transition as tr
@@ -20,6 +20,28 @@ LOADED = "loaded"            # loaded and its transition completed
 IN_PROGRESS = "in_progress"  # loaded, transition still running at the end of the wait
 NOTHING = "nothing"          # no live patch package installed for the kernel
 FAILED = "failed"            # the kernel refused, or another transition never finished
+
+
+def may_load_now(root: str, environ: Dict[str, str], kernel_release: str) -> bool:
+    """Whether a live patch for ``kernel_release`` may be loaded now: that kernel runs with live
+    patching, we are not in a build root, and LIVEPATCH_KERNEL (always/never/auto) allows it."""
+    from ..core.sysconfig import livepatch_mode, may_load
+
+    if host.in_build_root(environ, root):
+        return False
+    mode = livepatch_mode(host.sysconfig(root, "livepatching"))
+    if not may_load(mode, environ.get("TRANSACTIONAL_UPDATE")):
+        return False
+    return sysfs.kernel_release(root) == kernel_release and os.path.isdir(sysfs.livepatch_dir(root))
+
+
+def wait_seconds(root: str, environ: Dict[str, str], default: float = 15.0) -> float:
+    """LIVEPATCH_WAIT from /etc/sysconfig/livepatching (KLP_WAIT in the environment wins)."""
+    raw = environ.get("KLP_WAIT") or host.sysconfig(root, "livepatching").get("LIVEPATCH_WAIT")
+    try:
+        return max(0.0, float(raw)) if raw else default
+    except ValueError:
+        return default
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,162 @@
+"""The commit plugin speaking frames over real pipes, against a root with a real rpm database."""
+
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from zypp_plugin_klp import plugin
+from zypp_plugin_klp.core.frames import FrameReader
+from zypp_plugin_klp.drivers import sysfs
+from zypp_plugin_klp.services import remove
+
+from conftest import HAS_RPMBUILD, RELEASE, build_livepatch_rpm, rpm_install, run_klp
+
+pytestmark = pytest.mark.skipif(not HAS_RPMBUILD, reason="rpm/rpmbuild not installed (make test installs them)")
+
+PKG = "kernel-livepatch-6_1_0-26-default"
+
+
+def body(kind, version, stage=None, name=PKG):
+    step = {"type": kind, "solvable": {"n": name, "v": version, "r": "1.1", "a": "x86_64"}}
+    if stage:
+        step["stage"] = stage
+    return json.dumps({"TransactionStepList": [step]}, indent=1, sort_keys=True).encode()
+
+
+def frames(*items):
+    out = b""
+    for command, payload in items:
+        out += command.encode() + b"\n\n" + payload + b"\0"
+    return out
+
+
+def converse(root, data, environ=None, chunk=7):
+    """Run serve() over real pipes; return (replies, record written or None, seconds)."""
+    rin, win = os.pipe()
+    rout, wout = os.pipe()
+
+    def feed():
+        for i in range(0, len(data), chunk):
+            os.write(win, data[i:i + chunk])
+        os.close(win)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    started = time.monotonic()
+    p = plugin.CommitPlugin(root, environ or {})
+    assert plugin.serve(rin, wout, p) == 0
+    elapsed = time.monotonic() - started
+    writer.join()
+    os.close(wout)
+    os.close(rin)
+    replies = b""
+    while True:
+        part = os.read(rout, 65536)
+        if not part:
+            break
+        replies += part
+    os.close(rout)
+    reader = FrameReader()
+    decoded = reader.feed(replies)
+    reader.close()
+    return [f.command for f in decoded], p.record if p.written else None, elapsed
+
+
+def conversation(*middle):
+    return frames(("PLUGINBEGIN", b""), *middle, ("PLUGINEND", b""), ("_DISCONNECT", b""))
+
+
+@pytest.fixture
+def root(sim):
+    os.makedirs(os.path.join(sim.root, "etc/sysconfig"))
+    with open(os.path.join(sim.root, "etc/sysconfig/livepatching"), "w") as handle:
+        handle.write("LIVEPATCH_PLUGIN_WAIT=1\n")
+    with open(os.path.join(sim.root, "etc/sysconfig/bootloader"), "w") as handle:
+        handle.write("INITRD_GENERATOR=/bin/true\n")
+    os.makedirs(os.path.join(sim.root, "lib/modules", RELEASE), exist_ok=True)
+    return sim.root
+
+
+def test_every_frame_gets_exactly_one_ack(root):
+    replies, record, _ = converse(root, conversation(("COMMITBEGIN", body("+", "1")),
+                                                     ("SOMETHINGNEW", b"")))
+    assert replies == ["ACK", "ACK", "_ENOMETHOD", "ACK", "ACK"]
+    assert record["steps"] == [{"type": "+", "package": f"{PKG}-1-1.1", "arch": "x86_64",
+                                "stage": None}]
+
+
+def test_commit_end_loads_the_newest_installed_patch(root, sim, build_ko, tmp_path):
+    rpm_install(root, build_livepatch_rpm(tmp_path, build_ko("livepatch_1_1_1"), "1"))
+    replies, record, _ = converse(root, conversation(("COMMITBEGIN", body("+", "1")),
+                                                     ("COMMITEND", body("+", "1", "ok"))))
+    assert replies == ["ACK"] * 5
+    assert record["actions"][0]["load"] == "in_progress"
+    assert [p.name for p in sysfs.read_patches(root)] == ["livepatch_1_1_1"]
+    names = os.listdir(os.path.join(root, plugin.RECORDS))
+    assert len(names) == 1 and names[0].endswith(".json")
+    assert run_klp("--root", root, "log").stdout.startswith(record["started"])
+
+
+def test_commit_begin_waits_bounded_for_a_held_transition(root, sim, build_ko):
+    sim.load(build_ko("livepatch_1_1_1"))
+    replies, record, elapsed = converse(root, conversation(("COMMITBEGIN", body("+", "2"))))
+    assert replies == ["ACK"] * 4 and 0.9 <= elapsed < 10
+    assert "still in progress, the %pre gate will refuse" in record["decisions"][0]
+
+
+def test_commit_begin_wait_ends_when_the_task_is_released(root, sim, build_ko):
+    sim.load(build_ko("livepatch_1_1_1"))
+    with open(os.path.join(root, "etc/sysconfig/livepatching"), "w") as handle:
+        handle.write("LIVEPATCH_PLUGIN_WAIT=20\n")
+    timer = threading.Timer(0.5, sim.release)
+    timer.start()
+    _, record, elapsed = converse(root, conversation(("COMMITBEGIN", body("+", "2"))))
+    timer.join()
+    assert "completed" in record["decisions"][0] and elapsed < 10
+
+
+def test_configured_wait_is_capped_below_libzypps_timeout(root):
+    with open(os.path.join(root, "etc/sysconfig/livepatching"), "w") as handle:
+        handle.write("LIVEPATCH_PLUGIN_WAIT=3600\n")
+    assert plugin.CommitPlugin(root, {})._config_wait("LIVEPATCH_PLUGIN_WAIT", 20) == plugin.MAX_WAIT
+
+
+def test_odd_steps_are_noted(root):
+    other = "kernel-livepatch-5_14_21-150500_55_19-default"
+    both = json.dumps({"TransactionStepList": [
+        {"type": "+", "solvable": {"n": other, "v": "1", "r": "1", "a": "x86_64"}},
+        {"type": "M", "solvable": {"n": PKG, "v": "1", "r": "1.1", "a": "x86_64"}},
+        {"type": "M", "solvable": {"n": PKG, "v": "2", "r": "1.1", "a": "x86_64"}}]}).encode()
+    _, record, _ = converse(root, conversation(("COMMITBEGIN", both)))
+    assert record["decisions"] == [
+        f"{other}-1-1 is for kernel 5.14.21-150500.55.19-default, which is neither running nor installed",
+        f"several versions of {PKG} in one commit: only the newest matters"]
+
+
+def test_erase_notice_is_made_once(root):
+    _, record, _ = converse(root, conversation(("COMMITEND", body("-", "1", "ok"))))
+    assert record["actions"] == [{"erase": f"{PKG}-1-1.1", "initrd": "ok"}]
+    assert os.path.exists(os.path.join(root, remove.REBOOT_NEEDED))
+    _, record, _ = converse(root, conversation(("COMMITEND", body("-", "1", "ok"))))
+    assert record["actions"] == [] and "already recorded" in record["decisions"][0]
+
+
+def test_upgrade_is_not_an_erase_and_failed_steps_are_ignored(root):
+    _, record, _ = converse(root, conversation(("COMMITEND", body("+", "2", "err"))))
+    assert record["actions"] == [] and not os.path.exists(os.path.join(root, remove.REBOOT_NEEDED))
+
+
+@pytest.mark.parametrize("garbage", [b"\xff\xfe\0", b"NOT A FRAME\n\0", b"COMMITBEGIN\n\nnot json\0"])
+def test_garbage_never_breaks_the_plugin(root, garbage):
+    replies, record, _ = converse(root, frames(("PLUGINBEGIN", b"")) + garbage)
+    assert replies[0] == "ACK"
+    assert record is not None and record["errors"]
+
+
+def test_records_are_pruned(root):
+    for _ in range(plugin.KEEP_RECORDS + 3):
+        converse(root, conversation(("COMMITBEGIN", body("+", "1"))))
+    assert len(os.listdir(os.path.join(root, plugin.RECORDS))) == plugin.KEEP_RECORDS

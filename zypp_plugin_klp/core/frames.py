@@ -1,0 +1,145 @@
+"""libzypp plugin frames (STOMP-like): ``COMMAND\\nkey:value\\n...\\n\\nbody\\0``.
+
+Reads what libzypp 17.25 sends (body up to the NUL) and what 17.34+ sends (a ``content-length``
+header, header values with ``\\n``, ``\\r`` and ``\\\\`` escaped). Anything else is a FrameError
+with one clear line; no input makes the reader hang, grow without bound, or raise anything else.
+"""
+
+import re
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+from ..errors import KlpError
+
+MAX_FRAME = 8 << 20  # libzypp's transaction bodies are kilobytes; anything near this is garbage
+_COMMAND = re.compile(rb"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class FrameError(KlpError):
+    """The byte stream is not a valid sequence of plugin frames."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One plugin frame."""
+
+    command: str
+    headers: Tuple[Tuple[str, str], ...] = field(default=())
+    body: bytes = b""
+
+    def header(self, key: str) -> Optional[str]:
+        """The first value of header ``key``, or None."""
+        return next((v for k, v in self.headers if k == key), None)
+
+
+def _unescape(value: str) -> str:
+    out = []
+    chars = iter(value)
+    for char in chars:
+        if char == "\\":
+            nxt = next(chars, "")
+            out.append({"n": "\n", "r": "\r", "\\": "\\"}.get(nxt, "\\" + nxt))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def encode(frame: Frame) -> bytes:
+    """Serialise a frame (header values escaped only where they need it)."""
+    if not _COMMAND.match(frame.command.encode("ascii", "replace")):
+        raise FrameError(f"invalid frame command {frame.command!r}")
+    lines = [frame.command]
+    for key, value in frame.headers:
+        if not key or ":" in key or "\n" in key or "\0" in key or "\0" in value:
+            raise FrameError(f"invalid frame header {key!r}")
+        lines.append(f"{key}:{_escape(value)}")
+    if b"\0" in frame.body:
+        raise FrameError("a frame body cannot contain NUL without content-length")
+    try:
+        head = ("\n".join(lines) + "\n\n").encode()
+    except UnicodeEncodeError as exc:
+        raise FrameError(f"frame header is not valid text: {exc.reason}") from None
+    return head + frame.body + b"\0"
+
+
+class FrameReader:
+    """Incremental decoder: ``feed(bytes)`` returns the frames completed so far."""
+
+    def __init__(self, limit: int = MAX_FRAME) -> None:
+        self.buffer = b""
+        self.limit = limit
+        self.error: Optional[FrameError] = None
+
+    def feed(self, data: bytes) -> List[Frame]:
+        """Add bytes; return every complete frame.
+
+        Raises:
+            FrameError: on invalid input. Frames completed before the invalid bytes are returned
+                first; the error is raised by the next call.
+        """
+        if self.error is not None:
+            raise self.error
+        self.buffer += data
+        frames = []
+        while True:
+            try:
+                frame = self._next()
+            except FrameError as exc:
+                if not frames:
+                    raise
+                self.error = exc
+                return frames
+            if frame is None:
+                break
+            frames.append(frame)
+        if len(self.buffer) > self.limit:
+            raise FrameError(f"frame larger than {self.limit} bytes")
+        return frames
+
+    def close(self) -> None:
+        """End of input: FrameError if a frame was cut off (or an error is pending)."""
+        if self.error is not None:
+            raise self.error
+        if self.buffer.strip(b"\n\0"):
+            raise FrameError(f"input ended inside a frame ({len(self.buffer)} bytes pending)")
+
+    def _next(self) -> Optional[Frame]:
+        buf = self.buffer.lstrip(b"\n")  # tolerate blank lines between frames
+        self.buffer = buf
+        end = buf.find(b"\n\n")
+        if end < 0:
+            if b"\0" in buf:
+                raise FrameError("frame ended before its header block")
+            return None
+        head = buf[:end].split(b"\n")
+        command = head[0]
+        if not _COMMAND.match(command):
+            raise FrameError(f"invalid frame command {command[:40]!r}")
+        raw_headers = []
+        for line in head[1:]:
+            key, sep, value = line.partition(b":")
+            if not sep or not key or b"\0" in line:
+                raise FrameError(f"invalid header line {line[:40]!r}")
+            raw_headers.append((key.decode("utf-8", "replace"), value.decode("utf-8", "replace")))
+        start = end + 2
+        length_text = next((v for k, v in raw_headers if k == "content-length"), None)
+        if length_text is not None:
+            if not length_text.isdigit() or int(length_text) > self.limit:
+                raise FrameError(f"invalid content-length {length_text[:20]!r}")
+            stop = start + int(length_text)
+            if len(buf) < stop + 1:
+                return None
+            if buf[stop:stop + 1] != b"\0":
+                raise FrameError("frame body does not end with NUL after content-length bytes")
+            headers = tuple((k, _unescape(v)) for k, v in raw_headers)
+        else:
+            stop = buf.find(b"\0", start)
+            if stop < 0:
+                return None
+            headers = tuple(raw_headers)
+        self.buffer = buf[stop + 1:]
+        return Frame(command.decode("ascii"), headers, buf[start:stop])

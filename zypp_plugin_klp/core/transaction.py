@@ -1,0 +1,60 @@
+"""libzypp's commit-plugin transaction bodies: which packages a commit installs or erases."""
+
+import json
+from dataclasses import dataclass
+from typing import List, Optional
+
+from .frames import FrameError
+from .names import release_from_package
+
+INSTALL = "+"
+ERASE = "-"
+MULTIVERSION = "M"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One TransactionStepList entry; ``stage`` is None before the commit or when skipped."""
+
+    type: str
+    name: str
+    version: str
+    release: str
+    arch: str
+    epoch: int = 0
+    stage: Optional[str] = None
+
+    @property
+    def nvr(self) -> str:
+        """``name-version-release`` as rpm prints it."""
+        return f"{self.name}-{self.version}-{self.release}"
+
+    @property
+    def kernel(self) -> Optional[str]:
+        """The kernel release of a live patch package, None for other packages."""
+        return release_from_package(self.name)
+
+
+def parse_steps(body: bytes) -> List[Step]:
+    """Parse ``{"TransactionStepList": [...]}``; FrameError on anything malformed."""
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise FrameError(f"transaction body is not JSON: {str(exc)[:80]}") from None
+    steps = doc.get("TransactionStepList") if isinstance(doc, dict) else None
+    if not isinstance(steps, list):
+        raise FrameError("transaction body has no TransactionStepList")
+    result = []
+    for item in steps:
+        solvable = item.get("solvable") if isinstance(item, dict) else None
+        if not isinstance(solvable, dict):
+            raise FrameError("transaction step without a solvable")
+        kind, stage = item.get("type"), item.get("stage")
+        fields = [solvable.get(k) for k in ("n", "v", "r", "a")]
+        epoch = solvable.get("e", 0)
+        if kind not in (INSTALL, ERASE, MULTIVERSION) or not all(isinstance(f, str) for f in fields) \
+                or stage not in (None, "ok", "err") or isinstance(epoch, bool) \
+                or not isinstance(epoch, int):
+            raise FrameError(f"invalid transaction step {json.dumps(item)[:120]}")
+        result.append(Step(kind, *fields, epoch=epoch, stage=stage))  # type: ignore[arg-type]
+    return result
