@@ -3,8 +3,10 @@
 Exit codes (the one place they are decided):
 
     0  success; ``check``/``wait``: no transition in progress
-    1  error; ``check``: a transition is in progress; ``wait``: still in progress at the timeout
+    1  error; ``check``: a transition is in progress; ``wait``: still in progress at the timeout;
+       ``downgrade``: no older version to go back to
     2  usage error (unknown command or option)
+    N  ``update``/``downgrade``: zypper's own exit status once zypper ran (see zypper(8))
 
 ``klp status`` is polled by monitoring: this module imports nothing heavy at start-up, and each
 command imports what it needs.
@@ -34,6 +36,9 @@ commands:
                       blocking tasks, optionally reverse the transition, and exit 1
   force [-n]          emergency: mark every task of the transition switched (asks first)
   log                 what the zypper commit plugin saw, decided and did, one line per commit
+  update [-n] [--dry-run]
+                      install the newest live patch for the running kernel with zypper
+  downgrade [-n]      go back to the previous live patch version (zypper in --oldpackage)
 {kgr}
 options:
   -h, --help          show this help and exit
@@ -42,7 +47,8 @@ options:
   --json              machine-readable output for status, patches and blocking
   --version           print the version and exit
 
-exit status: 0 success/ready, 1 error or transition in progress, 2 usage error.
+exit status: 0 success/ready, 1 error or transition in progress, 2 usage error;
+update/downgrade pass on zypper's exit status once zypper ran.
 See klp(8).
 """
 
@@ -66,6 +72,7 @@ class Options:
         self.interval = 1.0
         self.revert = False
         self.yes = False
+        self.dry_run = False
 
 
 def _number(value: str, option: str) -> float:
@@ -112,6 +119,8 @@ def parse_args(argv: list[str], commands: tuple[str, ...]) -> Options:
             opts.json = True
         elif arg == "--revert":
             opts.revert = True
+        elif arg == "--dry-run":
+            opts.dry_run = True
         elif arg in ("-h", "--help"):
             opts.command = "help"
             return opts
@@ -221,6 +230,13 @@ def _patches(opts: Options, console: Console) -> int:
 
         rpmdb = RpmDb(opts.root)
     reports = inspect.patches(opts.root, rpmdb, console.warn)
+    if opts.verbose >= 2 or opts.json:
+        from ..drivers.solver import Resolver, SolverError
+
+        try:
+            inspect.add_updates(reports, Resolver(opts.root))
+        except SolverError as exc:
+            console.warn(f"update status unknown: {exc}")
     console.out(render.patches_json(reports) if opts.json else render.patches_text(reports, opts.verbose))
     return EXIT_OK
 
@@ -321,6 +337,45 @@ def _poke(opts: Options, console: Console) -> int:
     return EXIT_OK
 
 
+def _change(opts: Options, console: Console, downgrade: bool) -> int:
+    """``klp update`` / ``klp downgrade``: print the zypper command, ask unless -n, run it."""
+    import shlex
+
+    from ..drivers.runner import run_interactive
+    from ..drivers.solver import Resolver
+    from ..drivers.sysfs import kernel_release
+    from ..services.update import plan_downgrade, plan_update
+
+    what = "downgrade" if downgrade else "update"
+    if not opts.dry_run:
+        _require_root(console, what)
+    release = kernel_release(opts.root)
+    plan = (plan_downgrade if downgrade else plan_update)(Resolver(opts.root), release, opts.root,
+                                                         opts.yes)
+    if plan.argv is None:
+        console.out(plan.message + "\n")
+        return EXIT_FAIL if downgrade else EXIT_OK
+    command = " ".join(shlex.quote(a) for a in plan.argv)
+    console.out(f"{plan.message}:\n  {command}\n")
+    if opts.dry_run:
+        return EXIT_OK
+    if not opts.yes:
+        sys.stderr.write("Continue? [y/N] ")
+        sys.stderr.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            console.err(f"{console.prog}: {what} cancelled")
+            return EXIT_FAIL
+    return run_interactive(plan.argv)
+
+
+def _update(opts: Options, console: Console) -> int:
+    return _change(opts, console, downgrade=False)
+
+
+def _downgrade(opts: Options, console: Console) -> int:
+    return _change(opts, console, downgrade=True)
+
+
 def _log(opts: Options, console: Console) -> int:
     """``klp log``: one line per recorded zypper commit that touched live patches, oldest first."""
     import json
@@ -343,7 +398,7 @@ def _log(opts: Options, console: Console) -> int:
 
 COMMANDS = {
     "status": _status, "check": _check, "patches": _patches, "blocking": _blocking,
-    "wait": _wait, "force": _force, "log": _log,
+    "wait": _wait, "force": _force, "log": _log, "update": _update, "downgrade": _downgrade,
 }
 KGR_COMMANDS = {**COMMANDS, "blocking_threads": _blocking_threads, "poke": _poke}
 

@@ -4,6 +4,12 @@ import subprocess
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence
 
+from ..errors import KlpError
+
+
+class RunError(KlpError):
+    """A command could not be started."""
+
 
 @dataclass(frozen=True)
 class Result:
@@ -39,3 +45,11 @@ def run(argv: Sequence[str], timeout: float = 600.0, env: Optional[Dict[str, str
     except OSError as exc:
         return Result(argv, -1, f"{argv[0]}: {exc.strerror or exc}")
     return Result(argv, proc.returncode, proc.stdout.decode("utf-8", "replace"))
+
+
+def run_interactive(argv: Sequence[str]) -> int:
+    """Run ``argv`` attached to this terminal (zypper asking its own questions); its exit status."""
+    try:
+        return subprocess.run(list(argv), check=False).returncode
+    except OSError as exc:
+        raise RunError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None

@@ -59,6 +59,18 @@ def _add_packages(root: str, reports: List[PatchReport], rpmdb: object, warn: Wa
             report.cves, report.bugs = references(report.package.changelog)  # type: ignore[attr-defined]
 
 
+def add_updates(reports: List[PatchReport], resolver: object) -> None:
+    """Fill ``update`` of every active patch from a package: the newer version, or ``none``."""
+    from ..core.names import release_from_package
+
+    for report in reports:
+        name = getattr(report.package, "name", None)
+        release = release_from_package(name) if report.active and name else None
+        if release:
+            newer = resolver.stream(release).update  # type: ignore[attr-defined]
+            report.update = f"{newer.evr} available" if newer else "none (newest installed)"
+
+
 @dataclass(frozen=True)
 class BlockingTask:
     """A thread that still runs code the transition must switch away from."""

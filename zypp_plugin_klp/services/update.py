@@ -1,0 +1,55 @@
+"""Plan ``klp update`` and ``klp downgrade``: the zypper command that moves a kernel's live patch."""
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+from ..drivers.solver import Resolver, Stream
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to run (None: nothing to do) and a one-line explanation."""
+
+    argv: Optional[List[str]]
+    message: str
+
+
+def _zypper(root: str, yes: bool, *args: str) -> List[str]:
+    argv = ["zypper"]
+    if root != "/":
+        argv += ["--root", root]
+    if yes:
+        argv.append("--non-interactive")
+    return argv + list(args)
+
+
+def plan_update(resolver: Resolver, release: str, root: str = "/", yes: bool = False) -> Plan:
+    """Install the newest live patch for ``release`` when it is newer than what is installed."""
+    stream = resolver.stream(release)
+    target = stream.update
+    if target is None:
+        current = stream.newest_installed
+        if current is None:
+            return Plan(None, f"no live patch for kernel {release} is available ({stream.name})")
+        return Plan(None, f"{stream.name}-{current.evr} is the newest live patch for {release}")
+    return Plan(_zypper(root, yes, "install", f"{stream.name}={target.version_release}"),
+                f"update {_installed_text(stream)} to {target.evr}")
+
+
+def plan_downgrade(resolver: Resolver, release: str, root: str = "/", yes: bool = False) -> Plan:
+    """Go back to the version before the newest installed one (``zypper in --oldpackage``)."""
+    stream = resolver.stream(release)
+    current = stream.newest_installed
+    if current is None:
+        return Plan(None, f"no live patch is installed for kernel {release}")
+    previous = stream.previous()
+    if previous is None:
+        return Plan(None, f"no version of {stream.name} older than {current.evr} is available")
+    return Plan(_zypper(root, yes, "install", "--oldpackage",
+                        f"{stream.name}={previous.version_release}"),
+                f"downgrade {stream.name} from {current.evr} to {previous.evr}")
+
+
+def _installed_text(stream: Stream) -> str:
+    current = stream.newest_installed
+    return f"{stream.name} from {current.evr}" if current else f"{stream.name} (not installed)"
