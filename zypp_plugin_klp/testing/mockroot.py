@@ -117,6 +117,14 @@ class MockRoot:
                                  f"{result.stdout}{result.stderr}")
         return result
 
+    def chroot(self, *argv: str, env: Optional[Dict[str, str]] = None, **kw) \
+            -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+        """Run ``argv`` chrooted into ROOT, where zypper's root is ``/`` and so its commit plugins
+        run (libzypp skips them for ``--root``)."""
+        inside = {"ZYPP_LOGFILE": "/var/log/zypper.log", "ZYPP_LOCKFILE_ROOT": "/",
+                  "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **(env or {})}
+        return self.run("chroot", self.root, *argv, env=inside, **kw)
+
     def rpm(self, *args: str, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
         """The real rpm on ROOT's own database."""
         return self.run(*packages.rpm_command(self.root, *args), **kw)

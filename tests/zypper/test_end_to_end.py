@@ -1,0 +1,170 @@
+"""The whole story with the real zypper/libzypp running chrooted (root ``/``, so our commit plugin
+runs), the product installed from its own RPM, live patches v1..v3 for the running kernel and one
+for another kernel in a local repository."""
+
+import os
+import threading
+
+import pytest
+
+from conftest import VERMAGIC
+
+import kobuild
+from zypp_plugin_klp.testing import packages
+
+PKG = "kernel-livepatch-6_1_0-26-default"
+RELEASE = "6.1.0-26-default"
+ZYPPER = ("zypper", "--non-interactive", "--no-gpg-checks")
+
+
+@pytest.fixture(scope="module")
+def repo_rpms(tmp_path_factory):
+    work = tmp_path_factory.mktemp("e2e-rpms")
+    rpms = []
+    for version in ("1", "2", "3"):
+        ko = kobuild.write_module(work / f"lp{version}.ko", f"livepatch_{version}_1_1",
+                                  vermagic=VERMAGIC, functions=["livepatch_cmdline_proc_show"])
+        rpms.append(_with_hooks(work, ko, RELEASE, version, f"- Fix CVE-2024-{1000 + int(version)}"))
+    other = kobuild.write_module(work / "other.ko", "livepatch_1_1_1",
+                                 vermagic="6.1.0-27-default SMP preempt mod_unload modversions")
+    rpms.append(_with_hooks(work, other, "6.1.0-27-default", "1", "- Initial kernel live patch"))
+    return rpms
+
+
+def _with_hooks(work, ko, release, version, changelog):
+    """The spec template, as a packager builds it (macros.klp loaded)."""
+    import subprocess
+
+    from zypp_plugin_klp.testing.plugin import SOURCE_TREE, _macros
+
+    src = work / f"src-{release}-{version}"
+    src.mkdir()
+    (src / "livepatch.ko").write_bytes(open(ko, "rb").read())
+    text = open(os.path.join(SOURCE_TREE, "specfiles", "kernel-livepatch.spec")).read()
+    head, _, _ = text.partition("%changelog\n")
+    (src / "lp.spec").write_text(head + "%changelog\n* Mon Nov 23 2026 Live Patching Team "
+                                 f"<klp@example.com> - {version}-1.1\n{changelog}\n")
+    top = src / "top"
+    subprocess.run(["rpmbuild", "-bb", "--load", _macros(), "--define", f"_topdir {top}",
+                    "--define", f"_sourcedir {src}", "--define", f"_dbpath {top}/db",
+                    "--define", "__os_install_post %{nil}", "--define", f"klp_kernel_release {release}",
+                    "--define", f"klp_version {version}", str(src / "lp.spec")],
+                   check=True, capture_output=True)
+    (rpm,) = top.glob("RPMS/*/*.rpm")
+    return str(rpm)
+
+
+@pytest.fixture
+def mock(klp_mockroot, repo_rpms):
+    klp_mockroot.publish(*repo_rpms)
+    with open(os.path.join(klp_mockroot.root, "etc/sysconfig/livepatching"), "a") as handle:
+        handle.write('LIVEPATCH_WAIT="1"\nLIVEPATCH_PLUGIN_WAIT="2"\n')
+    return klp_mockroot
+
+
+def zypper(mock, *args, **kw):
+    return mock.chroot(*ZYPPER, *args, **kw)
+
+
+def klp(mock, *args):
+    return mock.chroot("/usr/bin/klp", *args)
+
+
+def active(mock):
+    out = klp(mock, "-v", "patches").stdout
+    blocks = [b.splitlines() for b in out.split("\n\n") if b.strip()]
+    return [b[0] for b in blocks if "    active: 1" in b]
+
+
+def test_install_picks_the_newest_and_the_plugin_records_it(mock):
+    r = zypper(mock, "in", PKG)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"{PKG}-3-1.1" in mock.installed()
+    assert active(mock) == ["livepatch_3_1_1"]
+    log = klp(mock, "log").stdout
+    assert f"+{PKG}-3-1.1" in log and "livepatch_3_1_1" in log
+    assert mock.initrd_log() == [f"-f --kver {RELEASE}"]
+
+
+def test_upgrade_and_update_command(mock):
+    r = zypper(mock, "in", f"{PKG}=1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    mock.kernel.release()
+    r = klp(mock, "update", "--dry-run")
+    assert r.stdout == f"update {PKG} from 1-1.1 to 3-1.1:\n  zypper install {PKG}=3-1.1\n"
+    r = klp(mock, "update", "-n")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert active(mock) == ["livepatch_3_1_1"]
+    assert "    active: 0" in klp(mock, "-v", "patches").stdout  # v1 replaced, still loaded
+    assert klp(mock, "update", "-n").stdout == f"{PKG}-3-1.1 is the newest live patch for {RELEASE}\n"
+    assert "update: none (newest installed)" in klp(mock, "-vv", "patches").stdout
+
+
+def test_downgrade(mock):
+    zypper(mock, "in", PKG, check=True)
+    mock.kernel.release()  # memdb-stats leaves cmdline_proc_show: v3's transition completes
+    r = klp(mock, "downgrade", "-n")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith(f"downgrade {PKG} from 3-1.1 to 2-1.1:\n"
+                               f"  zypper --non-interactive install --oldpackage {PKG}=2-1.1\n")
+    assert f"{PKG}-2-1.1" in mock.installed() and f"{PKG}-3-1.1" not in mock.installed()
+    assert active(mock) == ["livepatch_2_1_1"]
+    assert "update: 3-1.1 available" in klp(mock, "-vv", "patches").stdout
+
+
+def test_held_transition_plugin_waits_then_pre_refuses(mock):
+    zypper(mock, "in", f"{PKG}=2", check=True)  # memdb-stats holds v2's transition
+    r = zypper(mock, "in", f"{PKG}=3")
+    assert r.returncode == 8, r.stdout + r.stderr
+    assert "blocked by PID 4242 (memdb-stats)" in r.stderr
+    assert f"{PKG}-2-1.1" in mock.installed() and active(mock) == ["livepatch_2_1_1"]
+    assert "still in progress, the %pre gate will refuse the new patch" in klp(mock, "log").stdout
+
+
+def test_plugin_wait_lets_the_install_through_when_the_task_moves_on(mock):
+    with open(os.path.join(mock.root, "etc/sysconfig/livepatching"), "a") as handle:
+        handle.write('LIVEPATCH_PLUGIN_WAIT="20"\n')
+    zypper(mock, "in", f"{PKG}=2", check=True)
+    timer = threading.Timer(2.0, mock.kernel.release)
+    timer.start()
+    try:
+        r = zypper(mock, "in", f"{PKG}=3")
+    finally:
+        timer.join()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert active(mock) == ["livepatch_3_1_1"]
+    assert "for the transition of livepatch_2_1_1: completed" in klp(mock, "log").stdout
+
+
+def test_erase_needs_reboot(mock):
+    zypper(mock, "in", PKG, check=True)
+    assert zypper(mock, "needs-rebooting").returncode == 0
+    r = zypper(mock, "rm", PKG)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = zypper(mock, "needs-rebooting")
+    assert r.returncode == 102 and "Reboot is required" in r.stdout
+    assert klp(mock, "-v", "status").stdout.splitlines()[1].startswith("reboot needed: ")
+    assert mock.initrd_log() == [f"-f --kver {RELEASE}"] * 2
+    assert "reboot notice already recorded by %postun" in klp(mock, "log").stdout
+
+
+def test_other_kernel_is_installed_not_loaded(mock):
+    r = zypper(mock, "in", "kernel-livepatch-6_1_0-27-default")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert klp(mock, "patches").stdout == ""
+    assert "is for kernel 6.1.0-27-default, which is neither running nor installed" in \
+        klp(mock, "log").stdout
+
+
+@pytest.mark.parametrize("broken", [
+    "#!/bin/sh\necho garbage\nexit 3\n",                       # crashes at once
+    "#!/bin/sh\ncat > /dev/null & printf 'NOT A FRAME\\n\\0'\nsleep 1\n",  # answers garbage
+])
+def test_a_broken_plugin_does_not_break_zypper(mock, broken):
+    plugin = os.path.join(mock.upper, "lib/zypp/plugins/commit/zypp-plugin-klp")
+    with open(plugin, "w") as handle:
+        handle.write(broken)
+    r = zypper(mock, "in", PKG)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert active(mock) == ["livepatch_3_1_1"]  # %posttrans alone got there
+    assert mock.initrd_log() == [f"-f --kver {RELEASE}"]
