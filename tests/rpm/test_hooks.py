@@ -182,3 +182,15 @@ def test_status_verbose_shows_reboot_notice_and_last_load(root, tmp_path, build_
     assert lines[2].startswith("last load: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) "
                                "loaded; its transition is still in progress")
     assert run_klp("--root", root, "status").stdout == "in_progress\n"
+
+
+def test_second_posttrans_during_its_own_transition_does_not_claim_failure(root, tmp_path, build_ko,
+                                                                           capsys):
+    install(root, tmp_path, build_ko, "1")
+    hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0"})
+    hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0.2"})
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == ("klp: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) is loaded; "
+                    "its transition is still in progress after 0.2s (see 'klp blocking -v')")
+    with open(os.path.join(root, apply.LAST_LOAD)) as handle:
+        assert json.load(handle)["result"] == "in_progress"

@@ -96,6 +96,13 @@ def _load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
     mine = current.get(module)
     if mine is not None and mine.enabled == 1 and mine.transition != 1:
         return Outcome(ACTIVE, f"{module} ({package.nvra}) is already active", module, package.nvra)
+    if mine is not None and mine.enabled == 1:  # ours, still in transition: wait, do not reload
+        done = kernel.wait_transition(wait, interval)
+        if done.completed:
+            return Outcome(LOADED, f"{module} ({package.nvra}) is active", module, package.nvra)
+        return Outcome(IN_PROGRESS, f"{module} ({package.nvra}) is loaded; its transition is still "
+                                    f"in progress after {wait:g}s (see 'klp blocking -v')",
+                       module, package.nvra)
     if tr.transitioning_patch(current.values()) is not None:
         done = kernel.wait_transition(wait, interval)
         if not done.completed:
