@@ -108,11 +108,31 @@ class CommitPlugin:
         steps = [s for s in self._steps(frame) if s.stage == "ok"]
         running = sysfs.kernel_release(self.root)
         installed_names = {s.name for s in steps if s.type in (INSTALL, MULTIVERSION)}
-        if running in {s.kernel for s in steps if s.type in (INSTALL, MULTIVERSION)}:
+        ours = [s for s in steps if s.type in (INSTALL, MULTIVERSION) and s.kernel == running]
+        if ours and not self._posttrans_did_it(ours):
             self._ensure_loaded(running)
         for step in steps:
             if step.type == ERASE and step.name not in installed_names:
                 self._ensure_erase_notice(step)
+
+    def _posttrans_did_it(self, steps: List[Step]) -> bool:
+        """Whether %posttrans of this very commit already handled one of ``steps`` (then the rpm
+        database need not even be opened: this keeps the plugin cheap in the common case)."""
+        from .drivers import host
+        from .services.apply import FAILED, LAST_LOAD
+
+        text = host.read_file(self.root, LAST_LOAD)
+        try:
+            last = json.loads(text) if text else None
+        except ValueError:
+            return False
+        if not isinstance(last, dict) or last.get("result") == FAILED or \
+                str(last.get("time", "")) < self.record["started"]:
+            return False
+        if last.get("package") in {f"{s.nvr}.{s.arch}" for s in steps}:
+            self._decide(f"%posttrans already handled {last['package']}: {last.get('message')}")
+            return True
+        return False
 
     def _ensure_loaded(self, release: str) -> None:
         from .drivers.kernel import open_kernel

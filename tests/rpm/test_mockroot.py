@@ -6,16 +6,13 @@ sleeps in cmdline_proc_show, and a recording stand-in for dracut.
 """
 
 import os
-import shutil
-
 import pytest
 
-from conftest import FIXTURES, VERMAGIC
+from conftest import VERMAGIC
 
 import kobuild
 
 PKG = "kernel-livepatch-6_1_0-26-default"
-SPEC = os.path.join(os.path.dirname(FIXTURES), "specfiles", "kernel-livepatch.spec")
 CHANGELOG = {
     "1": "- Initial kernel live patch",
     "3": "- Fix CVE-2024-1086 in nf_tables (bsc#1219434)\n- Fix CVE-2024-26585 in tls (bsc#1220187)",
@@ -26,9 +23,8 @@ CHANGELOG = {
 @pytest.fixture(scope="module")
 def livepatches(tmp_path_factory):
     """Build v1, v3, v4 for the running kernel, a v1 for 6.1.0-27 and a v2 built for 6.1.0-25."""
-    import subprocess
-
-    from zypp_plugin_klp.testing.plugin import _macros
+    from zypp_plugin_klp.testing.packages import build_from_template
+    from zypp_plugin_klp.testing.plugin import macros_path, template_path
 
     work = tmp_path_factory.mktemp("livepatches")
     built = {}
@@ -37,22 +33,11 @@ def livepatches(tmp_path_factory):
             ("4", "4", "6.1.0-26-default", VERMAGIC),
             ("other", "1", "6.1.0-27-default", "6.1.0-27-default SMP preempt mod_unload modversions"),
             ("bad", "2", "6.1.0-26-default", "6.1.0-25-default SMP preempt mod_unload modversions")):
-        src = work / key
-        src.mkdir()
-        kobuild.write_module(src / "livepatch.ko", f"livepatch_{version}_1_1", vermagic=vermagic,
-                             functions=["livepatch_cmdline_proc_show"])
-        spec = src / "kernel-livepatch.spec"
-        text = open(SPEC, encoding="utf-8").read()
-        head, _, _ = text.partition("%changelog\n")
-        spec.write_text(head + "%changelog\n* Mon Nov 23 2026 Live Patching Team <klp@example.com> - "
-                        f"{version}-1.1\n{CHANGELOG.get(key, CHANGELOG['1'])}\n")
-        top = src / "top"
-        subprocess.run(["rpmbuild", "-bb", "--load", _macros(), "--define", f"_topdir {top}",
-                        "--define", f"_sourcedir {src}", "--define", f"_dbpath {top}/db",
-                        "--define", "__os_install_post %{nil}",
-                        "--define", f"klp_kernel_release {release}", "--define", f"klp_version {version}",
-                        str(spec)], check=True, capture_output=True)
-        (built[key],) = [str(p) for p in top.glob("RPMS/*/*.rpm")]
+        ko = kobuild.write_module(work / f"{key}.ko", f"livepatch_{version}_1_1", vermagic=vermagic,
+                                  functions=["livepatch_cmdline_proc_show"])
+        built[key] = build_from_template(str(work), str(ko), release, version,
+                                         CHANGELOG.get(key, CHANGELOG["1"]), template_path(),
+                                         macros_path())
     return built
 
 

@@ -33,25 +33,10 @@ def repo_rpms(tmp_path_factory):
 
 def _with_hooks(work, ko, release, version, changelog):
     """The spec template, as a packager builds it (macros.klp loaded)."""
-    import subprocess
+    from zypp_plugin_klp.testing.plugin import macros_path, template_path
 
-    from zypp_plugin_klp.testing.plugin import SOURCE_TREE, _macros
-
-    src = work / f"src-{release}-{version}"
-    src.mkdir()
-    (src / "livepatch.ko").write_bytes(open(ko, "rb").read())
-    text = open(os.path.join(SOURCE_TREE, "specfiles", "kernel-livepatch.spec")).read()
-    head, _, _ = text.partition("%changelog\n")
-    (src / "lp.spec").write_text(head + "%changelog\n* Mon Nov 23 2026 Live Patching Team "
-                                 f"<klp@example.com> - {version}-1.1\n{changelog}\n")
-    top = src / "top"
-    subprocess.run(["rpmbuild", "-bb", "--load", _macros(), "--define", f"_topdir {top}",
-                    "--define", f"_sourcedir {src}", "--define", f"_dbpath {top}/db",
-                    "--define", "__os_install_post %{nil}", "--define", f"klp_kernel_release {release}",
-                    "--define", f"klp_version {version}", str(src / "lp.spec")],
-                   check=True, capture_output=True)
-    (rpm,) = top.glob("RPMS/*/*.rpm")
-    return str(rpm)
+    return packages.build_from_template(str(work), str(ko), release, version, changelog,
+                                        template_path(), macros_path())
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Read-only use cases: status, the list of patches with their packages, and blocking tasks."""
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional
 
 from ..core import transition as tr
 from ..drivers import procfs, sysfs

@@ -86,3 +86,28 @@ def build_base_rpm(workdir: str, provides: Sequence[str]) -> str:
     os.makedirs(workdir, exist_ok=True)
     shutil.copy(os.path.join(top, "RPMS", "noarch", "klp-mockroot-base-1-1.noarch.rpm"), path)
     return path
+
+
+def build_from_template(workdir: str, ko_path: str, release: str, version: str, changelog: str,
+                        template: str, macros: str) -> str:
+    """Build a live patch package from the kernel-livepatch.spec template as a packager would:
+    the module as livepatch.ko, the given changelog entry, the klp macros loaded (so it has the
+    hook scriptlets). Returns the binary RPM's path."""
+    src = os.path.join(workdir, f"template-{release}-{version}")
+    os.makedirs(src)
+    shutil.copy(ko_path, os.path.join(src, "livepatch.ko"))
+    with open(template, encoding="utf-8") as handle:
+        head = handle.read().partition("%changelog\n")[0]
+    spec = os.path.join(src, "kernel-livepatch.spec")
+    with open(spec, "w", encoding="utf-8") as handle:
+        handle.write(head + "%changelog\n* Mon Nov 23 2026 Live Patching Team <klp@example.com> - "
+                     f"{version}-1.1\n{changelog}\n")
+    top = os.path.join(src, "top")
+    subprocess.run(["rpmbuild", "-bb", "--load", macros, "--define", f"_topdir {top}",
+                    "--define", f"_sourcedir {src}", "--define", f"_dbpath {top}/db",
+                    "--define", "__os_install_post %{nil}", "--define", f"klp_kernel_release {release}",
+                    "--define", f"klp_version {version}", spec], check=True, capture_output=True)
+    rpms = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(top, "RPMS")) for f in files]
+    if len(rpms) != 1:
+        raise RuntimeError(f"rpmbuild produced {rpms}")
+    return rpms[0]

@@ -31,10 +31,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="kernel release the simulated system runs")
 
 
-def _macros() -> str:
-    installed = "/usr/lib/rpm/macros.d/macros.klp"
+def macros_path() -> str:
+    """macros.klp from the source tree when running there, else the installed one."""
     source = os.path.join(SOURCE_TREE, "rpm-hooks", "macros.klp")
-    return source if os.path.exists(source) else installed
+    return source if os.path.exists(source) else "/usr/lib/rpm/macros.d/macros.klp"
+
+
+def template_path() -> str:
+    """The kernel-livepatch.spec template of the source tree."""
+    return os.path.join(SOURCE_TREE, "specfiles", "kernel-livepatch.spec")
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +80,7 @@ def klp_rpmbuild(tmp_path) -> Callable[..., List[str]]:  # type: ignore[no-untyp
     def build(spec: str, sources: str, **defines: str) -> List[str]:
         top = tmp_path / f"rpmbuild-{len(list(tmp_path.iterdir()))}"
         spec, sources = os.path.abspath(spec), os.path.abspath(sources)
-        argv = ["rpmbuild", "-bb", "--load", _macros(), "--define", f"_topdir {top}",
+        argv = ["rpmbuild", "-bb", "--load", macros_path(), "--define", f"_topdir {top}",
                 "--define", f"_sourcedir {sources}", "--define", f"_dbpath {top}/db",
                 "--define", "__os_install_post %{nil}"]
         for key, value in defines.items():
