@@ -16,16 +16,21 @@ Each commit is recorded atomically in /var/lib/klp/transactions/ (shown by ``klp
 syslog, since the plugin's stderr only reaches zypper's log.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
 import time
-from typing import Any, Dict, List, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from .core.frames import Frame, FrameError, FrameReader, encode
 from .core.transaction import ERASE, INSTALL, MULTIVERSION, Step, parse_steps
 
-RECORDS = "var/lib/klp/transactions"
+from .state import RECORDS  # noqa: E402,F401  (klp log reads it from here too)
 KEEP_RECORDS = 20
 MAX_WAIT = 25.0  # libzypp drops a plugin that takes 30 s to answer
 
@@ -33,11 +38,11 @@ MAX_WAIT = 25.0  # libzypp drops a plugin that takes 30 s to answer
 class CommitPlugin:
     """Handles one commit's frames; every public method returns the reply frame."""
 
-    def __init__(self, root: str = "/", environ: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, root: str = "/", environ: dict[str, str] | None = None) -> None:
         self.root = root
         self.environ = dict(os.environ if environ is None else environ)
         self.started = time.monotonic()
-        self.record: Dict[str, Any] = {
+        self.record: dict[str, Any] = {
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "pid": os.getpid(),
             "steps": [], "decisions": [], "actions": [], "errors": []}
         self.written = False
@@ -58,7 +63,7 @@ class CommitPlugin:
         return Frame("ACK")
 
     # -- stages --------------------------------------------------------------------------------
-    def _steps(self, frame: Frame) -> List[Step]:
+    def _steps(self, frame: Frame) -> list[Step]:
         steps = [s for s in parse_steps(frame.body) if s.kernel]
         self.record["steps"] = [
             {"type": s.type, "package": s.nvr, "arch": s.arch, "stage": s.stage} for s in steps]
@@ -115,11 +120,11 @@ class CommitPlugin:
             if step.type == ERASE and step.name not in installed_names:
                 self._ensure_erase_notice(step)
 
-    def _posttrans_did_it(self, steps: List[Step]) -> bool:
+    def _posttrans_did_it(self, steps: list[Step]) -> bool:
         """Whether %posttrans of this very commit already handled one of ``steps`` (then the rpm
         database need not even be opened: this keeps the plugin cheap in the common case)."""
         from .drivers import host
-        from .services.apply import FAILED, LAST_LOAD
+        from .state import FAILED, LAST_LOAD
 
         text = host.read_file(self.root, LAST_LOAD)
         try:
@@ -160,7 +165,7 @@ class CommitPlugin:
     def _decide(self, text: str) -> None:
         self.record["decisions"].append(text)
 
-    def finish(self, _frame: Optional[Frame] = None) -> None:
+    def finish(self, _frame: Frame | None = None) -> None:
         """Write the record of this commit once (atomically), keep the newest few, log to syslog."""
         if self.written or not (self.record["steps"] or self.record["errors"]):
             return
@@ -177,7 +182,7 @@ class CommitPlugin:
         _syslog(summary(self.record))
 
 
-def summary(record: Dict[str, Any]) -> str:
+def summary(record: dict[str, Any]) -> str:
     """One line describing a recorded commit (also what ``klp log`` prints)."""
     steps = ", ".join(f"{s['type']}{s['package']}" for s in record.get("steps", [])) or "no live patches"
     parts = [f"{record.get('started', '?')} {steps}"]

@@ -5,29 +5,44 @@ header, header values with ``\\n``, ``\\r`` and ``\\\\`` escaped). Anything else
 with one clear line; no input makes the reader hang, grow without bound, or raise anything else.
 """
 
-import re
-from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from __future__ import annotations
 
 from ..errors import KlpError
 
+# The commit plugin imports this module inside every zypper commit: no re, dataclasses or typing
+# here (they cost more than the plugin's whole work in the usual case).
 MAX_FRAME = 8 << 20  # libzypp's transaction bodies are kilobytes; anything near this is garbage
-_COMMAND = re.compile(rb"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_COMMAND_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _valid_command(command: bytes) -> bool:
+    return 0 < len(command) <= 64 and not command[:1].isdigit() and \
+        all(c in _COMMAND_CHARS for c in command)
 
 
 class FrameError(KlpError):
     """The byte stream is not a valid sequence of plugin frames."""
 
 
-@dataclass(frozen=True)
 class Frame:
-    """One plugin frame."""
+    """One plugin frame (immutable by convention)."""
 
-    command: str
-    headers: Tuple[Tuple[str, str], ...] = field(default=())
-    body: bytes = b""
+    __slots__ = ("command", "headers", "body")
 
-    def header(self, key: str) -> Optional[str]:
+    def __init__(self, command: str, headers: tuple[tuple[str, str], ...] = (),
+                 body: bytes = b"") -> None:
+        self.command = command
+        self.headers = tuple(headers)
+        self.body = body
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Frame) and \
+            (self.command, self.headers, self.body) == (other.command, other.headers, other.body)
+
+    def __repr__(self) -> str:
+        return f"Frame({self.command!r}, {self.headers!r}, {self.body[:40]!r})"
+
+    def header(self, key: str) -> str | None:
         """The first value of header ``key``, or None."""
         return next((v for k, v in self.headers if k == key), None)
 
@@ -50,7 +65,7 @@ def _escape(value: str) -> str:
 
 def encode(frame: Frame) -> bytes:
     """Serialise a frame (header values escaped only where they need it)."""
-    if not _COMMAND.match(frame.command.encode("ascii", "replace")):
+    if not _valid_command(frame.command.encode("ascii", "replace")):
         raise FrameError(f"invalid frame command {frame.command!r}")
     lines = [frame.command]
     for key, value in frame.headers:
@@ -72,9 +87,9 @@ class FrameReader:
     def __init__(self, limit: int = MAX_FRAME) -> None:
         self.buffer = b""
         self.limit = limit
-        self.error: Optional[FrameError] = None
+        self.error: FrameError | None = None
 
-    def feed(self, data: bytes) -> List[Frame]:
+    def feed(self, data: bytes) -> list[Frame]:
         """Add bytes; return every complete frame.
 
         Raises:
@@ -107,7 +122,7 @@ class FrameReader:
         if self.buffer.strip(b"\n\0"):
             raise FrameError(f"input ended inside a frame ({len(self.buffer)} bytes pending)")
 
-    def _next(self) -> Optional[Frame]:
+    def _next(self) -> Frame | None:
         buf = self.buffer.lstrip(b"\n")  # tolerate blank lines between frames
         self.buffer = buf
         end = buf.find(b"\n\n")
@@ -117,7 +132,7 @@ class FrameReader:
             return None
         head = buf[:end].split(b"\n")
         command = head[0]
-        if not _COMMAND.match(command):
+        if not _valid_command(command):
             raise FrameError(f"invalid frame command {command[:40]!r}")
         raw_headers = []
         for line in head[1:]:

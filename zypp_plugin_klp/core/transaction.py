@@ -1,8 +1,8 @@
 """libzypp's commit-plugin transaction bodies: which packages a commit installs or erases."""
 
+from __future__ import annotations
+
 import json
-from dataclasses import dataclass
-from typing import List, Optional
 
 from .frames import FrameError
 from .names import release_from_package
@@ -12,17 +12,26 @@ ERASE = "-"
 MULTIVERSION = "M"
 
 
-@dataclass(frozen=True)
 class Step:
-    """One TransactionStepList entry; ``stage`` is None before the commit or when skipped."""
+    """One TransactionStepList entry; ``stage`` is None before the commit or when skipped.
 
-    type: str
-    name: str
-    version: str
-    release: str
-    arch: str
-    epoch: int = 0
-    stage: Optional[str] = None
+    A plain class, not a dataclass: the commit plugin imports this in every zypper commit.
+    """
+
+    __slots__ = ("type", "name", "version", "release", "arch", "epoch", "stage")
+
+    def __init__(self, type: str, name: str, version: str, release: str, arch: str,  # noqa: A002
+                 epoch: int = 0, stage: str | None = None) -> None:
+        self.type = type
+        self.name = name
+        self.version = version
+        self.release = release
+        self.arch = arch
+        self.epoch = epoch
+        self.stage = stage
+
+    def __repr__(self) -> str:
+        return f"Step({self.type!r}, {self.nvr!r}, {self.arch!r}, stage={self.stage!r})"
 
     @property
     def nvr(self) -> str:
@@ -30,12 +39,12 @@ class Step:
         return f"{self.name}-{self.version}-{self.release}"
 
     @property
-    def kernel(self) -> Optional[str]:
+    def kernel(self) -> str | None:
         """The kernel release of a live patch package, None for other packages."""
         return release_from_package(self.name)
 
 
-def parse_steps(body: bytes) -> List[Step]:
+def parse_steps(body: bytes) -> list[Step]:
     """Parse ``{"TransactionStepList": [...]}``; FrameError on anything malformed."""
     try:
         doc = json.loads(body.decode("utf-8"))

@@ -1,10 +1,11 @@
 """Files root writes under /run, /var and /etc: created atomically, never through a symlink."""
 
-import os
-from typing import Dict, List, Optional
+from __future__ import annotations
 
-from ..core.sysconfig import parse_sysconfig
+import os
+
 from ..errors import KlpError
+from ..state import LOCK_DIR
 
 
 class HostFileError(KlpError):
@@ -14,7 +15,7 @@ class HostFileError(KlpError):
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _open_dir(root: str, parts: List[str], create: bool) -> int:
+def _open_dir(root: str, parts: list[str], create: bool) -> int:
     """Open ``root/parts...`` one component at a time, refusing symlinks; optionally mkdir."""
     fd = os.open(root, _DIR_FLAGS)
     try:
@@ -36,7 +37,7 @@ def _open_dir(root: str, parts: List[str], create: bool) -> int:
         raise
 
 
-def _split(relpath: str) -> List[str]:
+def _split(relpath: str) -> list[str]:
     return [p for p in relpath.strip("/").split("/")]
 
 
@@ -92,7 +93,7 @@ def remove_file(root: str, relpath: str) -> bool:
         os.close(dfd)
 
 
-def list_dir(root: str, relpath: str) -> List[str]:
+def list_dir(root: str, relpath: str) -> list[str]:
     """Names in ``root/relpath`` (not following symlinks); empty when it does not exist."""
     try:
         dfd = _open_dir(root, _split(relpath), create=False)
@@ -104,7 +105,7 @@ def list_dir(root: str, relpath: str) -> List[str]:
         os.close(dfd)
 
 
-def read_file(root: str, relpath: str, limit: int = 1 << 20) -> Optional[str]:
+def read_file(root: str, relpath: str, limit: int = 1 << 20) -> str | None:
     """Text of ``root/relpath`` or None when missing or unreadable (symlinked parents refused)."""
     *dirs, name = _split(relpath)
     try:
@@ -125,13 +126,15 @@ def read_file(root: str, relpath: str, limit: int = 1 << 20) -> Optional[str]:
         os.close(fd)
 
 
-def sysconfig(root: str, name: str) -> Dict[str, str]:
+def sysconfig(root: str, name: str) -> dict[str, str]:
     """Values of ``/etc/sysconfig/<name>`` inside ``root`` (empty when missing)."""
+    from ..core.sysconfig import parse_sysconfig  # lazy: shlex and re are not needed elsewhere
+
     text = read_file(root, f"etc/sysconfig/{name}")
     return parse_sysconfig(text) if text else {}
 
 
-def in_build_root(environ: Dict[str, str], root: str = "/") -> bool:
+def in_build_root(environ: dict[str, str], root: str = "/") -> bool:
     """Whether scriptlets run inside a package build (nothing of the host may be touched)."""
     return bool(environ.get("RPM_BUILD_ROOT")) or os.path.exists(os.path.join(root, ".buildenv"))
 
@@ -149,7 +152,7 @@ def in_chroot(root: str = "/") -> bool:
 class Lock:
     """An exclusive lock on ``root/run/klp/lock`` serialising klp's mutations (flock)."""
 
-    RELPATH = "run/klp"
+    RELPATH = LOCK_DIR
 
     def __init__(self, root: str) -> None:
         self.root = root

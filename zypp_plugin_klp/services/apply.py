@@ -12,14 +12,14 @@ from ..drivers import host, sysfs
 from ..drivers.kernel import KernelDriver
 from ..errors import KlpError
 
-LAST_LOAD = "var/lib/klp/last-load.json"
+from ..state import FAILED, LAST_LOAD  # noqa: F401  (re-exported for callers)
 
 # Outcomes
 ACTIVE = "active"            # the newest patch was already active: nothing done
 LOADED = "loaded"            # loaded and its transition completed
 IN_PROGRESS = "in_progress"  # loaded, transition still running at the end of the wait
 NOTHING = "nothing"          # no live patch package installed for the kernel
-FAILED = "failed"            # the kernel refused, or another transition never finished
+# FAILED (state.FAILED): the kernel refused, or another transition never finished
 
 
 def may_load_now(root: str, environ: Dict[str, str], kernel_release: str) -> bool:

@@ -7,8 +7,7 @@ from typing import Any, Dict, List
 from ..drivers import host
 from . import initrd
 
-REBOOT_NEEDED = "run/reboot-needed"  # what libzypp touches and 'zypper needs-rebooting' checks
-NOTICES = "var/lib/klp/reboot-needed.json"
+from ..state import NOTICES, REBOOT_NEEDED  # noqa: F401  (re-exported for callers)
 
 
 def notices(root: str) -> List[Dict[str, Any]]:

@@ -1,0 +1,10 @@
+"""Where klp keeps its state inside a root (one place for every path; no imports, it is on hot paths)."""
+
+LAST_LOAD = "var/lib/klp/last-load.json"           # outcome of the last load from a transaction
+NOTICES = "var/lib/klp/reboot-needed.json"         # why a reboot is needed, per removed patch
+RECORDS = "var/lib/klp/transactions"               # one JSON record per zypper commit (plugin)
+REBOOT_NEEDED = "run/reboot-needed"                # libzypp's flag, read by 'zypper needs-rebooting'
+INITRD_FLAGS = "run/regenerate-initrd"             # suse-module-tools' flags, one per kernel
+LOCK_DIR = "run/klp"                               # holds the lock serialising klp's mutations
+
+FAILED = "failed"                                  # last-load result when the kernel refused
