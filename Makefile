@@ -38,6 +38,7 @@ demo: setup
 bench: setup
 	$(PY) -m compileall -q zypp_plugin_klp
 	$(PY) bench/run.py
+	$(PY) bench/zypper_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -2,9 +2,10 @@
 
 # Usage: .venv/bin/python bench/zypper_bench.py   (make bench runs it after bench/run.py)
 #
-# 1. plugin_overhead: in one mock root (real zypper chrooted, so libzypp runs commit plugins),
-#    `zypper in` of a live patch package, timed with our commit plugin installed and with it moved
-#    away, interleaved; each run is undone with `rpm -e` so every install does the same work.
+# 1. plugin_overhead(_other): in one mock root (real zypper chrooted, so libzypp runs commit
+#    plugins), `zypper in` of a live patch package built from our template (hooks included), and of
+#    an ordinary package, each timed with our commit plugin installed and with it moved away,
+#    interleaved; each run is undone with `rpm -e` so every install does the same work.
 # 2. resolver_vs_zypper: a repository of 20,000 live patch packages (1,000 kernels x 20 versions;
 #    rpm-md metadata written directly, zypper refreshes it into its solv cache) and the question
 #    "newest live patch for the running kernel", answered by `klp`'s resolver (libsolv on zypp's
@@ -56,7 +57,20 @@ def product_rpm(work: str) -> str:
     return rpm
 
 
-def plugin_overhead(work: str, repeat: int) -> dict:
+def hello_rpm(work: str) -> str:
+    """An ordinary package (not a live patch): the common case of a zypper commit."""
+    top = f"{work}/hello"
+    os.makedirs(top)
+    with open(f"{top}/hello.spec", "w", encoding="utf-8") as handle:
+        handle.write("Name: hello-klp-bench\nVersion: 1\nRelease: 1\nSummary: s\nLicense: MIT\n"
+                     "BuildArch: noarch\n%description\nd\n%install\nmkdir -p %{buildroot}/opt\n"
+                     "echo hi > %{buildroot}/opt/hello\n%files\n/opt/hello\n")
+    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}", "--define", f"_dbpath {top}/db",
+                    f"{top}/hello.spec"], check=True, capture_output=True)
+    return f"{top}/RPMS/noarch/hello-klp-bench-1-1.noarch.rpm"
+
+
+def plugin_overhead(work: str, repeat: int) -> list:
     mock = MockRoot(f"{work}/plugin").create(product_rpm(work))
     mock.kernel.exit(4242)  # nothing holds the transition: measure the plugin, not a wait
     ko = kobuild.write_module(f"{work}/lp.ko", "livepatch_1_1_1",
@@ -64,35 +78,39 @@ def plugin_overhead(work: str, repeat: int) -> dict:
                               functions=["livepatch_cmdline_proc_show"])
     mock.publish(packages.build_from_template(  # a real live patch package: with our hooks
         work, ko, RELEASE, "1", "- Initial kernel live patch",
-        f"{PROJECT}/specfiles/kernel-livepatch.spec", f"{PROJECT}/rpm-hooks/macros.klp"))
+        f"{PROJECT}/specfiles/kernel-livepatch.spec", f"{PROJECT}/rpm-hooks/macros.klp"),
+        hello_rpm(work))
     plugin, parked = os.path.join(mock.upper, PLUGIN), os.path.join(mock.base, "parked-plugin")
+    results = []
+    for name, package, what in (("plugin_overhead", PKG, "a live patch package"),
+                                ("plugin_overhead_other", "hello-klp-bench", "an ordinary package")):
+        def install() -> None:
+            r = mock.chroot("zypper", "--non-interactive", "--no-gpg-checks", "in", package)
+            if r.returncode != 0:
+                raise RuntimeError(f"zypper in failed: {r.stdout}{r.stderr}")
+            mock.rpm("-e", "--noscripts", package, check=True)
 
-    def install() -> None:
-        r = mock.chroot("zypper", "--non-interactive", "--no-gpg-checks", "in", PKG)
-        if r.returncode != 0:
-            raise RuntimeError(f"zypper in failed: {r.stdout}{r.stderr}")
-        mock.rpm("-e", "--noscripts", PKG, check=True)
-
-    times = {"with": [], "without": []}
-    for variant in ("with", "without"):  # warm-up
-        _place(plugin, parked, variant == "with")
-        install()
-    for i in range(repeat):
-        for variant in (("with", "without") if i % 2 == 0 else ("without", "with")):
+        times: dict = {"with": [], "without": []}
+        for variant in ("with", "without"):  # warm-up
             _place(plugin, parked, variant == "with")
-            times[variant].append(timed(install))
-            log(f"plugin round {i + 1}/{repeat}: {variant} plugin {times[variant][-1]:.2f}s")
-    _place(plugin, parked, True)
-    records = os.listdir(os.path.join(mock.root, "var/lib/klp/transactions"))
-    if not records:
+            install()
+        for i in range(repeat):
+            for variant in (("with", "without") if i % 2 == 0 else ("without", "with")):
+                _place(plugin, parked, variant == "with")
+                times[variant].append(timed(install))
+                log(f"{name} round {i + 1}/{repeat}: {variant} plugin {times[variant][-1]:.3f}s")
+        _place(plugin, parked, True)
+        with_s, without_s = statistics.median(times["with"]), statistics.median(times["without"])
+        results.append({
+            "name": name, "ratio": round(with_s / without_s, 3),
+            "baseline": f"the same zypper in of {what} without our commit plugin",
+            "target": "<= 1.10", "met": with_s / without_s <= 1.10, "seconds": round(with_s, 3),
+            "baseline_seconds": round(without_s, 3), "overhead_ms": round((with_s - without_s) * 1000, 1),
+            "repeat": repeat, "runs": [round(t, 3) for t in times["with"]],
+            "baseline_runs": [round(t, 3) for t in times["without"]]})
+    if not os.listdir(os.path.join(mock.root, "var/lib/klp/transactions")):
         raise RuntimeError("the commit plugin never ran: the comparison would be meaningless")
-    with_s, without_s = statistics.median(times["with"]), statistics.median(times["without"])
-    return {"name": "plugin_overhead", "ratio": round(with_s / without_s, 3),
-            "baseline": "the same zypper in without our commit plugin", "target": "<= 1.10",
-            "met": with_s / without_s <= 1.10, "seconds": round(with_s, 3),
-            "baseline_seconds": round(without_s, 3), "repeat": repeat,
-            "runs": [round(t, 3) for t in times["with"]],
-            "baseline_runs": [round(t, 3) for t in times["without"]]}
+    return results
 
 
 def _place(plugin: str, parked: str, present: bool) -> None:
@@ -191,8 +209,8 @@ def main() -> int:
     repeat = int(os.environ.get("KLP_BENCH_REPEAT", "5"))
     work = tempfile.mkdtemp(prefix="klp-zypper-bench.")
     try:
-        for measure in (plugin_overhead, resolver_vs_zypper):
-            print("BENCH " + json.dumps(measure(work, repeat)), flush=True)
+        for result in plugin_overhead(work, repeat) + [resolver_vs_zypper(work, repeat)]:
+            print("BENCH " + json.dumps(result), flush=True)
         return 0
     except (RuntimeError, subprocess.CalledProcessError, AssertionError) as exc:
         log(f"error: {exc}")

@@ -149,7 +149,7 @@ def test_upgrade_is_not_an_erase_and_failed_steps_are_ignored(root):
     assert record["actions"] == [] and not os.path.exists(os.path.join(root, remove.REBOOT_NEEDED))
 
 
-@pytest.mark.parametrize("garbage", [b"\xff\xfe\0", b"NOT A FRAME\n\0", b"COMMITBEGIN\n\nnot json\0"])
+@pytest.mark.parametrize("garbage", [b"\xff\xfe\0", b"NOT A FRAME\n\0", b"COMMITBEGIN\n\nkernel-livepatch-x not json\0"])
 def test_garbage_never_breaks_the_plugin(root, garbage):
     replies, record, _ = converse(root, frames(("PLUGINBEGIN", b"")) + garbage)
     assert replies[0] == "ACK"
@@ -160,3 +160,11 @@ def test_records_are_pruned(root):
     for _ in range(plugin.KEEP_RECORDS + 3):
         converse(root, conversation(("COMMITBEGIN", body("+", "1"))))
     assert len(os.listdir(os.path.join(root, plugin.RECORDS))) == plugin.KEEP_RECORDS
+
+
+def test_commits_without_live_patches_cost_nothing(root):
+    other = json.dumps({"TransactionStepList": [
+        {"type": "+", "solvable": {"n": "vim", "v": "9.0", "r": "1", "a": "x86_64"}}]}).encode()
+    replies, record, _ = converse(root, conversation(("COMMITBEGIN", other), ("COMMITEND", other)))
+    assert replies == ["ACK"] * 5 and record is None
+    assert not os.path.exists(os.path.join(root, plugin.RECORDS))

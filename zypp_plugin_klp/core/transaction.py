@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from .frames import FrameError
 from .names import release_from_package
 
@@ -44,8 +42,18 @@ class Step:
         return release_from_package(self.name)
 
 
+LIVEPATCH_PREFIX = b"kernel-livepatch-"
+
+
+def mentions_livepatch(body: bytes) -> bool:
+    """Cheap pre-check: a body that never names a live patch package needs no parsing."""
+    return LIVEPATCH_PREFIX in body
+
+
 def parse_steps(body: bytes) -> list[Step]:
     """Parse ``{"TransactionStepList": [...]}``; FrameError on anything malformed."""
+    import json  # lazy: commits without live patches never get here (see mentions_livepatch)
+
     try:
         doc = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
