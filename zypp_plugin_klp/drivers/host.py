@@ -75,6 +75,31 @@ def write_file(root: str, relpath: str, data: bytes, mode: int = 0o644) -> None:
         os.close(dfd)
 
 
+def write_user_file(path: str, data: bytes) -> None:
+    """Atomically write a file the user named (its directories may be symlinks, as users expect;
+    a symlink at the file itself is replaced, not followed)."""
+    _replace_in(os.path.dirname(os.path.abspath(path)), os.path.basename(path), data)
+
+
+def _replace_in(directory: str, name: str, data: bytes) -> None:
+    tmp = os.path.join(directory, f".{name}.klp-{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, os.path.join(directory, name))
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise HostFileError(f"cannot write {os.path.join(directory, name)}: {exc.strerror or exc}") \
+            from None
+
+
 def remove_file(root: str, relpath: str) -> bool:
     """Remove ``root/relpath`` if present (a symlink itself, never its target); True if removed."""
     *dirs, name = _split(relpath)

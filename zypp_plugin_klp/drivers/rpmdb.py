@@ -52,11 +52,29 @@ class RpmDb:
         """Every installed version of package ``name``, oldest first (multiversion aware)."""
         return self._match("name", name)
 
-    def _match(self, tag: str, value: str) -> List[InstalledPackage]:
+    def all_packages(self) -> List[Tuple[str, str, str]]:
+        """(name, edition, arch) of every installed package; edition is ``[epoch:]version-release``."""
+        rpm = _bindings()
+        rpm.addMacro("_dbpath", dbpath(self.root))
         try:
-            import rpm  # lazy: the bindings cost tens of milliseconds to import
-        except ImportError as exc:
-            raise RpmDbError(f"the rpm Python bindings are not installed ({exc})") from exc
+            ts = rpm.TransactionSet(self.root)
+            ts.setVSFlags(rpm._RPMVSF_NOSIGNATURES | rpm._RPMVSF_NODIGESTS)
+            found = []
+            for hdr in ts.dbMatch():
+                epoch = hdr[rpm.RPMTAG_EPOCH]
+                edition = f"{_text(hdr[rpm.RPMTAG_VERSION])}-{_text(hdr[rpm.RPMTAG_RELEASE])}"
+                found.append((_text(hdr[rpm.RPMTAG_NAME]), f"{epoch}:{edition}" if epoch else edition,
+                              _text(hdr[rpm.RPMTAG_ARCH]) or "noarch"))
+        except rpm.error as exc:
+            raise RpmDbError(f"cannot read the rpm database in {self.root}: {exc}") from exc
+        finally:
+            rpm.delMacro("_dbpath")
+        if not found and not os.path.isdir(os.path.join(self.root, dbpath(self.root).lstrip("/"))):
+            raise RpmDbError(f"no rpm database in {self.root}")
+        return found
+
+    def _match(self, tag: str, value: str) -> List[InstalledPackage]:
+        rpm = _bindings()
         rpm.addMacro("_dbpath", dbpath(self.root))
         try:
             ts = rpm.TransactionSet(self.root)
@@ -68,6 +86,25 @@ class RpmDb:
             rpm.delMacro("_dbpath")
         headers.sort(key=lambda h: _EvrKey(rpm, h))
         return [_package(rpm, h) for h in headers]
+
+
+def _bindings() -> Any:
+    try:
+        import rpm  # lazy: the bindings cost milliseconds to import
+    except ImportError as exc:
+        raise RpmDbError(f"the rpm Python bindings are not installed ({exc})") from exc
+    return rpm
+
+
+def _evr(edition: str) -> Tuple[str, str, str]:
+    epoch, _, rest = edition.rpartition(":")
+    version, _, release = rest.partition("-")
+    return (epoch or "0", version, release)
+
+
+def newer(a: str, b: str) -> bool:
+    """Whether edition ``a`` (``[epoch:]version-release``) is newer than ``b``, by rpm's rules."""
+    return bool(_bindings().labelCompare(_evr(a), _evr(b)) > 0)
 
 
 class _EvrKey:

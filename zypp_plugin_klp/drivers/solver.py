@@ -159,6 +159,12 @@ class Resolver:
                 repo.add_rpmmd(handle, None, 0)
                 handle.close()
 
+    def available(self) -> List[tuple]:
+        """(name, edition, arch) of every package in the repositories (not the installed ones)."""
+        pool = self.pool()
+        return [(s.name, s.evr, s.arch) for repo in pool.repos if repo != pool.installed
+                for s in repo.solvables]
+
     def stream(self, release: str) -> Stream:
         """Every version of ``kernel-livepatch-<release>`` for this architecture, oldest first."""
         import functools

@@ -68,24 +68,29 @@ def rpm_install(root: str, package: str, *options: str) -> None:
                    check=True, capture_output=True)
 
 
-def build_base_rpm(workdir: str, provides: Sequence[str]) -> str:
-    """A file-less noarch package providing what a mock root borrows from the host's /usr."""
-    path = os.path.join(workdir, "klp-mockroot-base-1-1.noarch.rpm")
+def build_plain_rpm(workdir: str, name: str, version: str = "1", release: str = "1",
+                    provides: Sequence[str] = (), arch: str = "noarch") -> str:
+    """A file-less package (cached in ``workdir``): for mock roots and lifecycle data tests."""
+    path = os.path.join(workdir, f"{name}-{version}-{release}.{arch}.rpm")
     if os.path.exists(path):
         return path
-    top = os.path.join(workdir, "rpmbuild-base")
+    top = os.path.join(workdir, f"rpmbuild-{name}-{version}-{release}")
     os.makedirs(top, exist_ok=True)
-    spec = os.path.join(top, "base.spec")
+    spec = os.path.join(top, "plain.spec")
     with open(spec, "w", encoding="utf-8") as handle:
-        handle.write("Name: klp-mockroot-base\nVersion: 1\nRelease: 1\nSummary: mock root base\n"
-                     "License: GPL-2.0-or-later\nBuildArch: noarch\n"
+        handle.write(f"Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: {name}\n"
+                     f"License: GPL-2.0-or-later\nBuildArch: {arch}\n"
                      + "".join(f"Provides: {p}\n" for p in provides)
-                     + "%description\nWhat a mock root borrows from the host's /usr.\n%files\n")
+                     + f"%description\n{name} for tests.\n%files\n")
     subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}", "--define", f"_dbpath {top}/db",
                     spec], check=True, capture_output=True)
-    os.makedirs(workdir, exist_ok=True)
-    shutil.copy(os.path.join(top, "RPMS", "noarch", "klp-mockroot-base-1-1.noarch.rpm"), path)
+    shutil.copy(os.path.join(top, "RPMS", arch, os.path.basename(path)), path)
     return path
+
+
+def build_base_rpm(workdir: str, provides: Sequence[str]) -> str:
+    """A file-less noarch package providing what a mock root borrows from the host's /usr."""
+    return build_plain_rpm(workdir, "klp-mockroot-base", provides=provides)
 
 
 def build_from_template(workdir: str, ko_path: str, release: str, version: str, changelog: str,

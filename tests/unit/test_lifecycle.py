@@ -1,0 +1,130 @@
+"""Lifecycle data: parser tables, matching, successors, verdicts, rendering (pure)."""
+
+import pytest
+
+from zypp_plugin_klp.core import lifecycle as lc
+from zypp_plugin_klp.core import lifecycle_report as out
+
+NOW = lc.parse_date("2026-11-25")
+
+
+def newer(a, b):
+    return tuple(int(x) for x in a.replace("-", ".").split(".")) > \
+        tuple(int(x) for x in b.replace("-", ".").split("."))
+
+
+def packages(*items):
+    result = {}
+    for name, edition, *update in items:
+        result.setdefault(name, []).append(lc.Package(name, edition, "x86_64",
+                                                      update=update[0] if update else None))
+    return result
+
+
+@pytest.mark.parametrize("line, name, version, date, successor", [
+    ("foo, *, 2027-01-15", "foo", "*", "2027-01-15", None),
+    ("  foo ,  1.2* ,2027-01-15  ", "foo", "1.2*", "2027-01-15", None),
+    ('"foo", "1.0", "2027-01-15", "bar"', "foo", "1.0", "2027-01-15", "bar"),
+    ("foo*, *, , foo<1>-new", "foo*", "*", None, "foo<1>-new"),
+    ("/^lib(x|y)$/, *, 2027-01-15", "/^lib(x|y)$/", "*", "2027-01-15", None),
+])
+def test_parse_good_lines(line, name, version, date, successor):
+    (rule,), errors = lc.parse_lifecycle(f"# comment\n\n{line}\n", "f.lifecycle")
+    assert errors == []
+    assert (rule.name, rule.version, rule.successor, rule.line) == (name, version, successor, 3)
+    assert rule.eol == (lc.parse_date(date) if date else None)
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("foo, *", "expected 'name, version, date[, successor]', got 2 fields"),
+    ("foo, *, 2027-01-15, a, b", "got 5 fields"),
+    ("foo, *, 2027-02-30", "invalid date '2027-02-30' (expected YYYY-MM-DD)"),
+    ("foo, *, 15.01.2027", "invalid date"),
+    ("foo, *, ", "a date is required unless a successor is given"),
+    (", *, 2027-01-15", "empty name or version"),
+    ("/(unclosed/, *, 2027-01-15", "invalid regular expression"),
+    ('"foo, *, 2027-01-15', "not a CSV line"),
+])
+def test_bad_lines_name_file_and_line_and_the_rest_still_parses(line, reason):
+    rules, errors = lc.parse_lifecycle(f"ok, *, 2027-01-01\n{line}\nalso, *, 2027-01-01\n", "d.lifecycle")
+    assert [r.name for r in rules] == ["ok", "also"]
+    assert len(errors) == 1 and errors[0].startswith("d.lifecycle:2: ") and reason in errors[0]
+
+
+def test_later_lines_win_and_globs_and_regexps_match():
+    rules, _ = lc.parse_lifecycle(
+        "lp-*, *, 2026-01-01\nlp-a, *, 2027-05-05\n/^lib[0-9]+$/, *, 2028-01-01\n"
+        "py, 3.6*, 2026-12-31\npy, 3.11*, 2030-01-01\n", "x")
+    inst = packages(("lp-a", "1-1"), ("lp-b", "1-1"), ("lib5", "1-1"), ("libx", "1-1"),
+                    ("py", "3.6.15-1"))
+    lc.apply_rules(rules, inst, [], NOW, newer)
+    assert lc.format_eol(inst["lp-a"][0].eol) == "2027-05-05"
+    assert inst["lp-b"][0].eol == lc.NOW  # 2026-01-01 has passed
+    assert lc.format_eol(inst["lib5"][0].eol) == "2028-01-01" and inst["libx"][0].eol == lc.NEVER
+    assert lc.format_eol(inst["py"][0].eol) == "2026-12-31"
+    assert inst["py"][0].version_specified == "3.6*"
+
+
+def test_update_without_data_means_now_and_update_eol_from_data():
+    rules, _ = lc.parse_lifecycle("tool, 2*, 2029-01-01\n", "x")
+    inst = packages(("tool", "1-1", "2-1"), ("plain", "1-1"))
+    lc.apply_rules(rules, inst, [], NOW, newer)
+    tool = inst["tool"][0]
+    assert tool.eol == lc.NOW and lc.format_eol(tool.update_eol) == "2029-01-01" and tool.differs
+    assert inst["plain"][0].eol == lc.NEVER and not inst["plain"][0].differs
+
+
+def test_successor_with_captures():
+    rules, _ = lc.parse_lifecycle("libbar*-compat, *, , libbar<1>\n", "x")
+    inst = packages(("libbar5-compat", "1-1"))
+    available = [("libbar5", "2-1", "x86_64"), ("libbar6", "3-1", "x86_64"), ("libbar5", "0-1", "x86_64")]
+    lc.apply_rules(rules, inst, available, NOW, newer)
+    p = inst["libbar5-compat"][0]
+    assert p.successor == "libbar5-2-1" and p.eol == lc.NOW
+
+
+def test_product_files():
+    prod = lc.parse_product("<product><vendor>SUSE</vendor><name>sle-module-live-patching</name>"
+                            "<summary>Live Patching</summary><endoflife></endoflife>"
+                            "<register><flavor>module</flavor></register></product>")
+    assert (prod.name, prod.eol, prod.flavor) == ("sle-module-live-patching", lc.NA, "module")
+    base = lc.parse_product("<product><name>SLES</name><endoflife>2031-07-31</endoflife></product>", True)
+    assert lc.format_eol(base.eol) == "2031-07-31" and base.isbase and base.summary == "SLES"
+    assert lc.parse_product("<product><name>x</name></product>").eol == lc.NEVER
+    for bad in ("<nope/>", "not xml", "<product></product>"):
+        with pytest.raises(ValueError):
+            lc.parse_product(bad)
+
+
+def test_report_format_matches_suse():
+    base = lc.Product("SLES", "SUSE Linux Enterprise Server 15 SP6", "SUSE",
+                      lc.parse_date("2031-07-31"), isbase=True)
+    module = lc.Product("sle-module-live-patching", "SUSE Linux Enterprise Live Patching Module 15 SP6",
+                        "SUSE", lc.NA, flavor="module")
+    lp = lc.Package("kernel-livepatch-4_12_14-122_46-default", "1-8.5.1", "x86_64", update="2-2.1",
+                    eol=lc.NOW)
+    text, empty = out.report([base, module], [lp])
+    assert not empty
+    assert text == (
+        "\n" + "Product end of general support".ljust(55) + " \n"
+        + "SUSE Linux Enterprise Server 15 SP6".ljust(55) + " 2031-07-31\n"
+        + "\n" + "Module end of general support".ljust(55) + " \n"
+        + "SUSE Linux Enterprise Live Patching Module 15 SP6".ljust(55) + " n/a*\n"
+        + "\nPackage end of support if different from product:\n"
+        + "kernel-livepatch-4_12_14-122_46-default  Now, installed 1-8.5.1, update available 2-2.1 \n"
+        + "\n*) See https://www.suse.com/lifecycle for latest information\n")
+
+
+def test_empty_reports_and_save_diff_round_trip():
+    text, empty = out.report([], [])
+    assert empty and text == ("\nNo products.\n\nNo packages with end of support different from "
+                              "product.\n\n")
+    text, empty = out.deadline([], [], False, "2027-01-01")
+    assert empty and "No packages whose support ends before 2027-01-01." in text
+    p = lc.Package("a", "1-1", "x86_64", eol=lc.parse_date("2027-01-15"))
+    prod = lc.Product("SLES", "S", "", lc.NEVER, isbase=True)
+    date, products, pkgs = out.load_saved(out.save_xml([prod], [p], "2026-11-25 09:00:00 +0000"))
+    assert date == "2026-11-25 09:00:00 +0000" and products == {"SLES": lc.NEVER}
+    assert pkgs == {("a", "1-1", p.eol)}
+    with pytest.raises(ValueError):
+        out.load_saved("<report><package eol='x'/></report>")
