@@ -26,7 +26,9 @@ def test_product_rpm_builds_with_make_rpm(tmp_path):
     (rpm,) = (top / "RPMS" / "noarch").glob("zypp-plugin-klp-*.noarch.rpm")
     files = query(str(rpm), "-l").splitlines()
     for wanted in ("/usr/bin/klp", "/usr/bin/kgr", "/usr/lib/zypp-plugin-klp/klp-hook",
-                   "/etc/sysconfig/livepatching", "/usr/share/man/man8/klp.8"):
+                   "/etc/sysconfig/livepatching", "/usr/share/man/man8/klp.8",
+                   "/usr/lib/zypp/plugins/commit/zypp-plugin-klp",
+                   "/usr/lib/zypper/commands/zypper-lifecycle", "/usr/share/man/man8/zypper-lifecycle.8"):
         assert any(f.startswith(wanted) for f in files), wanted
     assert any(f.endswith("/zypp_plugin_klp/hooks.py") for f in files)
     assert any(f.endswith("/macros.d/macros.klp") for f in files)
@@ -60,3 +62,19 @@ def test_livepatch_template_builds_a_package_with_hooks(tmp_path):
         assert f"klp-hook {stage} kernel-livepatch-6_1_0-26-default 1-1.1" in scripts
     assert "Requires(pre): zypp-plugin-klp" not in scripts
     assert "zypp-plugin-klp" in query(str(rpm), "--requires")
+
+
+def test_lifecycle_data_spec_builds(tmp_path):
+    r = subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {tmp_path}/top",
+                        "--define", f"_sourcedir {REPO}/specfiles", "--define", f"_dbpath {tmp_path}/db",
+                        os.path.join(REPO, "specfiles", "lifecycle-data-sle-module-live-patching.spec")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    (rpm,) = (tmp_path / "top" / "RPMS" / "noarch").glob("*.rpm")
+    assert query(str(rpm), "-l").split()[-1] == \
+        "/usr/share/lifecycle/data/sle-module-live-patching.lifecycle"
+    from zypp_plugin_klp.core.lifecycle import parse_lifecycle
+
+    with open(os.path.join(REPO, "specfiles", "sle-module-live-patching.lifecycle")) as handle:
+        rules, errors = parse_lifecycle(handle.read(), "shipped")
+    assert errors == [] and all(r.name.startswith("kernel-livepatch-") for r in rules)

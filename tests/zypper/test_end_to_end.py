@@ -153,3 +153,32 @@ def test_a_broken_plugin_does_not_break_zypper(mock, broken):
     assert r.returncode == 0, r.stdout + r.stderr
     assert active(mock) == ["livepatch_3_1_1"]  # %posttrans alone got there
     assert mock.initrd_log() == [f"-f --kver {RELEASE}"]
+
+
+def test_zypper_lifecycle_and_live_patch_expiry(mock):
+    import datetime as dt
+    import re
+    import shutil
+
+    from conftest import FIXTURES
+
+    products = os.path.join(mock.root, "etc/products.d")
+    os.makedirs(products)
+    for name in ("SLES.prod", "sle-module-live-patching.prod"):
+        shutil.copy(os.path.join(FIXTURES, "lifecycle/products.d", name), products)
+    os.symlink("SLES.prod", os.path.join(products, "baseproduct"))
+    expires = (dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=10)).isoformat()
+    data = os.path.join(mock.root, "var/lib/lifecycle/data")
+    os.makedirs(data)
+    with open(os.path.join(data, "sle-module-live-patching.lifecycle"), "w") as handle:
+        handle.write(f"{PKG}, *, {expires}\n")
+    zypper(mock, "in", PKG, check=True)
+    mock.kernel.release()
+    r = mock.chroot("zypper", "lifecycle")  # runs /usr/lib/zypper/commands/zypper-lifecycle
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"{PKG:<40} {expires:<40} \n" in r.stdout
+    assert "SUSE Linux Enterprise Live Patching Module 15 SP6" in r.stdout
+    assert re.search(rf"    expires: {expires} \(in \d+ days\)\n", klp(mock, "-vv", "patches").stdout)
+    status = klp(mock, "-v", "status").stdout
+    assert re.search(rf"live patch stream {PKG} expires on {expires} \(in \d+ days\): plan a kernel "
+                     "update and reboot", status), status

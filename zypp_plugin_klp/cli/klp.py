@@ -212,6 +212,34 @@ def _status_details(opts: Options, console: Console) -> None:
         last = None
     if isinstance(last, dict):
         console.out(f"last load: {last.get('message', '?')} ({last.get('time', '?')})\n")
+    _stream_expiry(opts, console)
+
+
+def _stream_expiry(opts: Options, console: Console) -> None:
+    """Call out an expired or soon-expiring live patch stream of the running kernel."""
+    import time
+
+    from ..core.names import package_name
+    from ..drivers.rpmdb import RpmDb, RpmDbError
+    from ..drivers.sysfs import kernel_release
+    from ..services.lifecycle import expiry_text, package_eol
+
+    release = kernel_release(opts.root)
+    try:
+        installed = RpmDb(opts.root).installed(package_name(release)) if release else []
+    except (RpmDbError, ValueError):
+        return
+    if not installed:
+        return
+    newest = installed[-1]
+    text = expiry_text(package_eol(opts.root, newest.name, f"{newest.version}-{newest.release}",
+                                   newest.arch), int(time.time()))
+    if text.endswith("(expired)"):
+        console.out(f"live patch stream {newest.name} expired on {text.split()[0]}: no more live "
+                    "patches for this kernel; plan a kernel update and reboot\n")
+    elif text.endswith("days)"):
+        console.out(f"live patch stream {newest.name} expires on {text.split()[0]} "
+                    f"{' '.join(text.split()[1:])}: plan a kernel update and reboot\n")
 
 
 def _check(opts: Options, console: Console) -> int:
@@ -231,7 +259,11 @@ def _patches(opts: Options, console: Console) -> int:
         rpmdb = RpmDb(opts.root)
     reports = inspect.patches(opts.root, rpmdb, console.warn)
     if opts.verbose >= 2 or opts.json:
+        import time
+
         from ..drivers.solver import Resolver, SolverError
+
+        inspect.add_expiry(reports, opts.root, int(time.time()))
 
         try:
             inspect.add_updates(reports, Resolver(opts.root))

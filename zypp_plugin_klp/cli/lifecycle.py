@@ -57,7 +57,7 @@ def run(argv: List[str], now: Optional[int] = None) -> int:
     """Run the command; returns the exit status."""
     from ..core import lifecycle_report as out
     from ..drivers.rpmdb import RpmDb
-    from ..drivers.solver import Resolver, SolverError
+    from ..drivers.solver import Resolver
     from ..errors import KlpError
     from ..services.lifecycle import gather
 
@@ -70,16 +70,12 @@ def run(argv: List[str], now: Optional[int] = None) -> int:
             say(line + "\n")
 
     try:
-        resolver: Optional[Resolver] = Resolver(args.root)
-        try:
-            resolver.pool()  # type: ignore[union-attr]
-        except SolverError as exc:
-            sys.stderr.write(f"zypper lifecycle: updates unknown: {exc}\n")
-            resolver = None
-        data = gather(args.root, RpmDb(args.root), resolver, now, verbose)
+        data = gather(args.root, RpmDb(args.root), Resolver(args.root), now, verbose)
     except KlpError as exc:
         sys.stderr.write(f"zypper lifecycle: {exc}\n")
         return EXIT_ERROR
+    for warning in data.warnings:
+        sys.stderr.write(f"zypper lifecycle: {warning}\n")
     status = EXIT_ERROR if data.errors else EXIT_OK
     for error in data.errors:
         sys.stderr.write(error + "\n")

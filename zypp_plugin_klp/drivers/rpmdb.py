@@ -54,6 +54,8 @@ class RpmDb:
 
     def all_packages(self) -> List[Tuple[str, str, str]]:
         """(name, edition, arch) of every installed package; edition is ``[epoch:]version-release``."""
+        if not os.path.isdir(os.path.join(self.root, dbpath(self.root).lstrip("/"))):
+            raise RpmDbError(f"no rpm database in {self.root}")  # and do not let rpm create one
         rpm = _bindings()
         rpm.addMacro("_dbpath", dbpath(self.root))
         try:
@@ -69,8 +71,6 @@ class RpmDb:
             raise RpmDbError(f"cannot read the rpm database in {self.root}: {exc}") from exc
         finally:
             rpm.delMacro("_dbpath")
-        if not found and not os.path.isdir(os.path.join(self.root, dbpath(self.root).lstrip("/"))):
-            raise RpmDbError(f"no rpm database in {self.root}")
         return found
 
     def _match(self, tag: str, value: str) -> List[InstalledPackage]:

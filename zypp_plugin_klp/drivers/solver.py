@@ -126,7 +126,10 @@ class Resolver:
 
         from .rpmdb import dbpath
 
-        rpm.addMacro("_dbpath", os.path.join(self.root, dbpath(self.root).lstrip("/")))
+        database = os.path.join(self.root, dbpath(self.root).lstrip("/"))
+        if not os.path.isdir(database):  # librpm would create an empty one
+            raise SolverError(f"no rpm database in {self.root}")
+        rpm.addMacro("_dbpath", database)
         try:
             ok = system.add_rpmdb(0)
         finally:

@@ -71,6 +71,18 @@ def add_updates(reports: List[PatchReport], resolver: object) -> None:
             report.update = f"{newer.evr} available" if newer else "none (newest installed)"
 
 
+def add_expiry(reports: List[PatchReport], root: str, now: int) -> None:
+    """Fill ``expires`` of every active patch from a package with the lifecycle data."""
+    from .lifecycle import expiry_text, package_eol
+
+    for report in reports:
+        package = report.package
+        if report.active and package is not None:
+            edition = f"{package.version}-{package.release}"  # type: ignore[attr-defined]
+            report.expires = expiry_text(package_eol(root, package.name, edition,  # type: ignore[attr-defined]
+                                                     package.arch), now)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class BlockingTask:
     """A thread that still runs code the transition must switch away from."""

@@ -19,6 +19,7 @@ class Report:
     products: List[Product]
     packages: Dict[str, List[Package]]
     errors: List[str] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
 
 
 def installed_products(root: str, errors: List[str]) -> List[Product]:
@@ -80,8 +81,14 @@ def gather(root: str, rpmdb: object, resolver: Optional[object],
     for name, edition, arch in rpmdb.all_packages():  # type: ignore[attr-defined]
         installed.setdefault(name, []).append(Package(name, edition, arch))
     available: List[Tuple[str, str, str]] = []
+    warnings: List[str] = []
     if resolver is not None:
-        available = resolver.available()  # type: ignore[attr-defined]
+        from ..drivers.solver import SolverError
+
+        try:
+            available = resolver.available()  # type: ignore[attr-defined]
+        except SolverError as exc:
+            warnings.append(f"updates unknown: {exc}")
         best: Dict[Tuple[str, str], str] = {}
         for name, edition, arch in available:
             key = (name, arch)
@@ -94,4 +101,26 @@ def gather(root: str, rpmdb: object, resolver: Optional[object],
                     p.update = candidate
     everything = available + [(p.name, p.edition, p.arch) for pl in installed.values() for p in pl]
     apply_rules(rules, installed, everything, int(time.time()) if now is None else now, newer)
-    return Report(products, installed, errors)
+    return Report(products, installed, errors, warnings)
+
+
+def package_eol(root: str, name: str, edition: str, arch: str) -> Optional[int]:
+    """The end of support the lifecycle data gives one package (a date), or None without data."""
+    errors: List[str] = []
+    rules = lifecycle_rules(root, installed_products(root, errors), errors)
+    package = Package(name, edition, arch)
+    apply_rules(rules, {name: [package]}, [], 0, lambda _a, _b: False)
+    return package.package_eol
+
+
+def expiry_text(eol: Optional[int], now: int, soon_days: int = 30) -> str:
+    """``2027-01-15``, ``2027-01-15 (in 12 days)`` within ``soon_days``, ``... (expired)``, or
+    ``unknown`` without lifecycle data."""
+    from ..core.lifecycle import format_eol
+
+    if eol is None:
+        return "unknown"
+    if eol <= now:
+        return f"{format_eol(eol)} (expired)"
+    days = (eol - now) // 86400
+    return f"{format_eol(eol)} (in {days} days)" if days <= soon_days else format_eol(eol)
