@@ -39,6 +39,7 @@ bench: setup
 	$(PY) -m compileall -q zypp_plugin_klp
 	$(PY) bench/run.py
 	$(PY) bench/zypper_bench.py
+	$(PY) bench/lifecycle_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
