@@ -70,7 +70,7 @@ def test_install_flow_loads_newest_and_rebuilds_initrd(root, tmp_path, build_ko,
     assert initrd.pending(root) == [RELEASE]
     assert hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0.2"}) == 0
     err = capsys.readouterr().err
-    assert "klp: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) loaded; its " \
+    assert "klp: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) is loaded; its " \
            "transition is still in progress" in err
     assert initrd_log(tmp_path) == [f"-f --kver {RELEASE}"] and initrd.pending(root) == []
     with open(os.path.join(root, apply.LAST_LOAD)) as handle:
@@ -180,7 +180,7 @@ def test_status_verbose_shows_reboot_notice_and_last_load(root, tmp_path, build_
     assert lines[0] == "in_progress"
     assert lines[1].startswith(f"reboot needed: live patch package {PKG}-1-1.1 was removed")
     assert lines[2].startswith("last load: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) "
-                               "loaded; its transition is still in progress")
+                               "is loaded; its transition is still in progress")
     assert run_klp("--root", root, "status").stdout == "in_progress\n"
 
 

@@ -56,7 +56,7 @@ def patches(mock):
 def test_install_loads_and_rebuilds_initrd(mock):
     r = mock.zypper("in", f"{PKG}=1")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "klp: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) loaded" in r.stdout
+    assert "klp: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) is loaded" in r.stdout
     assert f"{PKG}-1-1.1" in mock.installed()
     assert patches(mock).startswith("livepatch_1_1_1\n    active: 1\n")
     assert mock.initrd_log() == ["-f --kver 6.1.0-26-default"]
@@ -128,7 +128,7 @@ def test_other_kernel_installs_without_loading(mock):
 def test_plain_rpm_does_the_same_as_zypper(mock, livepatches):
     r = mock.rpm("-U", livepatches["1"])
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) loaded" in r.stderr
+    assert "livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) is loaded" in r.stderr
     assert patches(mock).startswith("livepatch_1_1_1\n    active: 1\n")
     assert mock.initrd_log() == ["-f --kver 6.1.0-26-default"]
 

@@ -97,12 +97,7 @@ def _load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
     if mine is not None and mine.enabled == 1 and mine.transition != 1:
         return Outcome(ACTIVE, f"{module} ({package.nvra}) is already active", module, package.nvra)
     if mine is not None and mine.enabled == 1:  # ours, still in transition: wait, do not reload
-        done = kernel.wait_transition(wait, interval)
-        if done.completed:
-            return Outcome(LOADED, f"{module} ({package.nvra}) is active", module, package.nvra)
-        return Outcome(IN_PROGRESS, f"{module} ({package.nvra}) is loaded; its transition is still "
-                                    f"in progress after {wait:g}s (see 'klp blocking -v')",
-                       module, package.nvra)
+        return _settle(kernel, wait, interval, module, package.nvra)
     if tr.transitioning_patch(current.values()) is not None:
         done = kernel.wait_transition(wait, interval)
         if not done.completed:
@@ -118,9 +113,12 @@ def _load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
         kernel.load(path)
     except KlpError as exc:
         return Outcome(FAILED, f"cannot load {module} ({package.nvra}): {exc}", module, package.nvra)
-    done = kernel.wait_transition(wait, interval)
-    if done.completed:
-        return Outcome(LOADED, f"{module} ({package.nvra}) is active", module, package.nvra)
-    return Outcome(IN_PROGRESS, f"{module} ({package.nvra}) loaded; its transition is still in "
-                                f"progress after {wait:g}s (see 'klp blocking -v')",
-                   module, package.nvra)
+    return _settle(kernel, wait, interval, module, package.nvra)
+
+
+def _settle(kernel: KernelDriver, wait: float, interval: float, module: str, nvra: str) -> Outcome:
+    """Wait for ``module``'s own transition: LOADED once it completes, else IN_PROGRESS."""
+    if kernel.wait_transition(wait, interval).completed:
+        return Outcome(LOADED, f"{module} ({nvra}) is active", module, nvra)
+    return Outcome(IN_PROGRESS, f"{module} ({nvra}) is loaded; its transition is still in progress "
+                                f"after {wait:g}s (see 'klp blocking -v')", module, nvra)
