@@ -1,0 +1,133 @@
+"""Checks that run INSIDE the qemu guest (tests/kernel/qemu_harness.py boots it), against the real
+kernel's livepatch implementation with the real LinuxKernel driver and the real klp CLI. They run
+in file order: each step builds on the state the previous one left, as an administrator would."""
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from zypp_plugin_klp.drivers.kernel import LinuxKernel
+from zypp_plugin_klp.errors import KernelError
+
+MODULES = "/mnt/modules"
+KLP = os.path.join(os.path.dirname(sys.executable), "klp")
+HOLD = "/sys/module/klp_test_held/parameters/hold"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(MODULES), reason="runs only inside the guest")
+
+
+def klp(*args):
+    return subprocess.run([KLP, *args], capture_output=True, text=True, timeout=120)
+
+
+def cmdline():
+    with open("/proc/cmdline") as handle:
+        return handle.read()
+
+
+def kernel():
+    return LinuxKernel("/")
+
+
+def hold(value):
+    with open(HOLD, "w") as handle:
+        handle.write(f"{value}\n")
+    time.sleep(0.3)  # let the worker enter (or leave) the held function
+
+
+def test_01_ready_without_patches():
+    assert klp("status").stdout == "ready\n"
+    assert klp("check").returncode == 0
+    assert klp("patches").stdout == ""
+
+
+def test_02_load_v1_patches_proc_cmdline():
+    assert kernel().load(f"{MODULES}/livepatch_1_1_1.ko") == "livepatch_1_1_1"
+    assert klp("wait", "--timeout", "60").returncode == 0
+    assert cmdline() == "klp-test-patched-v1\n"
+    assert klp("patches").stdout == "livepatch_1_1_1\n"
+    assert klp("-v", "patches").stdout.startswith("livepatch_1_1_1\n    active: 1\n")
+    (patch,) = json.loads(klp("--json", "patches").stdout)["patches"]
+    assert (patch["enabled"], patch["transition"], list(patch["objects"])) == (1, 0, ["vmlinux"])
+
+
+def test_03_replace_with_v2_keeps_v1_loaded():
+    kernel().load(f"{MODULES}/livepatch_2_1_1.ko")
+    assert klp("wait", "--timeout", "60").returncode == 0
+    assert cmdline() == "klp-test-patched-v2\n"
+    assert os.listdir("/sys/kernel/livepatch") == ["livepatch_2_1_1"]
+    assert os.path.isdir("/sys/module/livepatch_1_1_1")
+    assert klp("-v", "patches").stdout.startswith("livepatch_1_1_1\n    active: 0\n\nlivepatch_2_1_1\n"
+                                                  "    active: 1\n")
+
+
+def test_04_held_transition_is_in_progress_and_named():
+    subprocess.run(["insmod", f"{MODULES}/klp_test_held.ko"], check=True)
+    hold(1)
+    kernel().load(f"{MODULES}/livepatch_held_1_1.ko")
+    assert klp("status").stdout == "in_progress\n"
+    assert klp("check").returncode == 1
+    verbose = klp("-vv", "blocking").stdout
+    assert "[klp_held_worker]" in verbose and "klp_test_held_func" in verbose, verbose
+    waited = klp("wait", "--timeout", "2", "--interval", "0.5")
+    assert waited.returncode == 1 and "[klp_held_worker]" in waited.stderr
+
+
+def test_05_another_load_meanwhile_is_ebusy():
+    with pytest.raises(KernelError) as exc:
+        kernel().load(f"{MODULES}/livepatch_3_1_1.ko")
+    assert exc.value.errno == errno.EBUSY
+    assert "another live patch transition is in progress" in str(exc.value)
+    assert not os.path.exists("/sys/module/livepatch_3_1_1")
+
+
+def test_06_release_completes_the_transition():
+    hold(0)
+    assert klp("wait", "--timeout", "60").returncode == 0
+    assert klp("status").stdout == "ready\n"
+
+
+def test_07_force_completes_a_held_unpatch():
+    hold(1)  # the worker now sleeps in the replacement: unpatching must wait for it
+    kernel().disable("livepatch_held_1_1")
+    assert klp("status").stdout == "in_progress\n"
+    forced = klp("force", "-n")
+    assert forced.returncode == 0 and forced.stdout == "forced livepatch_held_1_1\n"
+    assert klp("wait", "--timeout", "60").returncode == 0
+    hold(0)
+
+
+def test_08_disable_restores_the_original():
+    kernel().disable("livepatch_2_1_1")
+    assert klp("wait", "--timeout", "60").returncode == 0
+    assert "console=ttyS0" in cmdline()
+    assert klp("patches").stdout.splitlines() == ["livepatch_1_1_1", "livepatch_2_1_1",
+                                                  "livepatch_held_1_1"]
+
+
+def test_09_wrong_vermagic_is_refused_by_us_and_by_the_kernel():
+    path = f"{MODULES}/wrong_vermagic.ko"
+    with pytest.raises(KernelError, match="was built for kernel"):
+        kernel().load(path)
+    k = kernel()
+    info = __import__("zypp_plugin_klp.drivers.modfiles", fromlist=["read_module"]).read_module(path)
+    with pytest.raises(KernelError) as exc:
+        k._insert(path, info)  # what the kernel itself says without our preflight
+    assert exc.value.errno == errno.ENOEXEC and "does not fit the running kernel" in str(exc.value)
+    assert not os.path.exists("/sys/module/livepatch_3_1_1")
+
+
+def test_10_unload_once_patches_left_sysfs():
+    for name in ("livepatch_1_1_1", "livepatch_2_1_1"):
+        kernel().unload(name)
+    with pytest.raises(KernelError) as exc:
+        kernel().unload("livepatch_1_1_1")
+    assert exc.value.errno == errno.ENOENT
+    forced = subprocess.run(["rmmod", "livepatch_held_1_1"], capture_output=True, text=True)
+    print(f"rmmod of a forced patch module: exit {forced.returncode} {forced.stderr.strip()}")
+    assert klp("status").stdout == "ready\n"

@@ -1,0 +1,161 @@
+"""Boot the distribution's kernel under qemu with the host's files shared read-only over 9p and
+run the in-guest checks (guest_checks.py) against the real kernel; results come back over a
+writable share. One boot serves the whole batch."""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+from typing import Dict, List, Optional
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KMOD_SOURCES = os.path.join(REPO, "fixtures", "kmod")
+NINEP = ["kernel/fs/9p/9p.ko", "kernel/net/9p/9pnet_virtio.ko", "kernel/drivers/virtio/virtio_pci.ko"]
+BOOT_TIMEOUT = 300
+
+
+def installed_kernel() -> Optional[str]:
+    """The release of the installed linux-image with headers (not uname -r: that is the host's)."""
+    for vmlinuz in sorted(glob.glob("/boot/vmlinuz-*"), reverse=True):
+        release = vmlinuz[len("/boot/vmlinuz-"):]
+        if os.path.isdir(f"/usr/src/linux-headers-{release}") and \
+                os.path.isfile(f"/lib/modules/{release}/modules.dep"):
+            return release
+    return None
+
+
+def missing() -> Optional[str]:
+    """Why the real-kernel suite cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "qemu's 9p shares with security_model=none need root"
+    for tool in ("qemu-system-x86_64", "make"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (make test installs qemu-system-x86)"
+    if not os.path.exists("/bin/busybox"):
+        return "busybox-static is not installed"
+    if installed_kernel() is None:
+        return "no linux-image with matching linux-headers is installed"
+    return None
+
+
+def build_modules(release: str, out: str) -> Dict[str, str]:
+    """Build the fixture modules against the headers; add one with a wrong vermagic."""
+    work = os.path.join(out, "build")
+    shutil.copytree(KMOD_SOURCES, work)
+    subprocess.run(["make", "-s", "-C", f"/usr/src/linux-headers-{release}", f"M={work}", "modules"],
+                   check=True, capture_output=True, timeout=300)
+    modules = os.path.join(out, "modules")
+    os.makedirs(modules)
+    for ko in glob.glob(os.path.join(work, "*.ko")):
+        shutil.copy(ko, modules)
+    data = open(os.path.join(modules, "livepatch_3_1_1.ko"), "rb").read()
+    # Another release AND other flags: with modversions the kernel compares only the flags part
+    # of vermagic (the symbol CRCs stand in for the release), so both must differ for a refusal.
+    wrong = data.replace(f"vermagic={release} SMP preempt mod_unload".encode(),
+                         f"vermagic={_other(release)} SMP preempt mod_unlo4d".encode(), 1)
+    assert wrong != data, "vermagic not found"
+    with open(os.path.join(modules, "wrong_vermagic.ko"), "wb") as handle:
+        handle.write(wrong)
+    return {os.path.basename(p)[:-3]: p for p in glob.glob(os.path.join(modules, "*.ko"))}
+
+
+def _other(release: str) -> str:
+    """A release of the same length that is not this one (for a wrong vermagic)."""
+    return re.sub(r"-(\d+)-", lambda m: "-" + ("9" * len(m.group(1))) + "-", release, count=1)
+
+
+def _load_order(release: str) -> List[str]:
+    deps: Dict[str, List[str]] = {}
+    with open(f"/lib/modules/{release}/modules.dep", encoding="utf-8") as handle:
+        for line in handle:
+            name, _, rest = line.partition(":")
+            deps[name] = rest.split()
+    order: List[str] = []
+
+    def visit(module: str) -> None:
+        for dep in deps.get(module, []):
+            visit(dep)
+        if module not in order:
+            order.append(module)
+
+    for module in NINEP:
+        visit(module)
+    return order
+
+
+INIT = """#!/bin/busybox sh
+B=/bin/busybox
+$B mkdir -p /proc /sys /dev /host
+$B mount -t proc proc /proc
+$B mount -t sysfs sys /sys
+$B mount -t devtmpfs dev /dev
+for m in $($B cat /modules.order); do $B insmod /lib/modules/$m || echo "init: insmod $m failed"; done
+$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose hostroot /host || echo "init: no hostroot"
+$B mount -t 9p -o trans=virtio,version=9p2000.L results /host/mnt || echo "init: no results share"
+$B mount -t proc proc /host/proc
+$B mount -t sysfs sys /host/sys
+$B mount -o bind /dev /host/dev
+$B mount -t tmpfs tmp /host/tmp
+$B mount -t tmpfs run /host/run
+$B chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp LANG=C.UTF-8 \\
+    PYTHONDONTWRITEBYTECODE=1 {python} -m pytest -q -p no:cacheprovider -o addopts= \\
+    --junitxml=/mnt/junit.xml --rootdir={repo} {repo}/tests/kernel/guest_checks.py \\
+    > /host/mnt/guest.log 2>&1
+echo $? > /host/mnt/rc
+$B sync
+$B poweroff -f
+"""
+
+
+def build_initramfs(release: str, out: str) -> str:
+    stage = os.path.join(out, "initramfs")
+    os.makedirs(os.path.join(stage, "bin"))
+    os.makedirs(os.path.join(stage, "lib/modules"))
+    shutil.copy("/bin/busybox", os.path.join(stage, "bin/busybox"))
+    order = _load_order(release)
+    for module in order:
+        shutil.copy(f"/lib/modules/{release}/{module}", os.path.join(stage, "lib/modules"))
+    with open(os.path.join(stage, "modules.order"), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(os.path.basename(m) for m in order) + "\n")
+    with open(os.path.join(stage, "init"), "w", encoding="utf-8") as handle:
+        handle.write(INIT.format(python=sys.executable, repo=REPO))
+    os.chmod(os.path.join(stage, "init"), 0o755)
+    image = os.path.join(out, "initramfs.cpio")
+    files = subprocess.run(["/bin/busybox", "find", "."], cwd=stage, capture_output=True, text=True,
+                           check=True).stdout
+    with open(image, "wb") as handle:
+        subprocess.run(["/bin/busybox", "cpio", "-o", "-H", "newc"], cwd=stage, input=files.encode(),
+                       stdout=handle, stderr=subprocess.DEVNULL, check=True)
+    return image
+
+
+def boot(out: str) -> Dict[str, object]:
+    """Build everything under ``out``, boot, and return {rc, log, console, junit}."""
+    release = installed_kernel()
+    assert release is not None
+    results = os.path.join(out, "results")
+    os.makedirs(results)
+    build_modules(release, results)
+    image = build_initramfs(release, out)
+    argv = ["qemu-system-x86_64", "-machine", "q35", "-m", "1536", "-smp", "2", "-nographic",
+            "-no-reboot", "-kernel", f"/boot/vmlinuz-{release}", "-initrd", image,
+            "-append", "console=ttyS0 panic=-1 loglevel=4",
+            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+            "-virtfs", f"local,path={results},mount_tag=results,security_model=none,multidevs=remap"]
+    try:
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=BOOT_TIMEOUT,
+                             stdin=subprocess.DEVNULL)
+        console = run.stdout + run.stderr
+    except subprocess.TimeoutExpired as exc:
+        console = (exc.stdout or b"").decode("utf-8", "replace") if isinstance(exc.stdout, bytes) \
+            else (exc.stdout or "")
+        console += f"\nwatchdog: qemu killed after {BOOT_TIMEOUT}s"
+
+    def read(name: str) -> str:
+        path = os.path.join(results, name)
+        return open(path, encoding="utf-8", errors="replace").read() if os.path.exists(path) else ""
+
+    return {"release": release, "rc": read("rc").strip(), "log": read("guest.log"),
+            "junit": read("junit.xml"), "console": console}
