@@ -28,7 +28,15 @@ $(VENV)/.ready: setup.cfg pyproject.toml Makefile
 	    --config-settings editable_mode=compat -e .
 	touch $@
 
-setup: deps $(VENV)/.ready
+# A private, unpacked dracut for tests/kernel (the machine's own initramfs tooling stays untouched).
+DRACUT := .cache/dracut/usr/bin/dracut
+$(DRACUT):
+	rm -rf .cache/dracut .cache/dracut-debs && mkdir -p .cache/dracut-debs
+	cd .cache/dracut-debs && (apt-get download dracut-core dracut 2>/dev/null || \
+	    (apt-get update -qq && apt-get download dracut-core dracut 2>/dev/null))
+	for deb in .cache/dracut-debs/*.deb; do dpkg -x $$deb .cache/dracut; done
+
+setup: deps $(VENV)/.ready $(DRACUT)
 
 test: setup
 	$(PY) -m pytest

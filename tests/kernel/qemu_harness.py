@@ -97,10 +97,11 @@ $B mount -t 9p -o trans=virtio,version=9p2000.L results /host/mnt || echo "init:
 $B mount -t proc proc /host/proc
 $B mount -t sysfs sys /host/sys
 $B mount -o bind /dev /host/dev
-$B mount -t tmpfs tmp /host/tmp
 $B mount -t tmpfs run /host/run
-$B chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp LANG=C.UTF-8 \\
-    PYTHONDONTWRITEBYTECODE=1 {python} -m pytest -q -p no:cacheprovider -o addopts= \\
+$B mkdir -p /host/mnt/tmp
+# /tmp stays the host's (read-only; the repository may live there): scratch space is the share
+$B chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/mnt TMPDIR=/mnt/tmp \\
+    LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 {python} -m pytest -q -p no:cacheprovider -o addopts= --capture=sys \\
     --junitxml=/mnt/junit.xml --rootdir={repo} {repo}/tests/kernel/guest_checks.py \\
     > /host/mnt/guest.log 2>&1
 echo $? > /host/mnt/rc
@@ -159,3 +160,67 @@ def boot(out: str) -> Dict[str, object]:
 
     return {"release": release, "rc": read("rc").strip(), "log": read("guest.log"),
             "junit": read("junit.xml"), "console": console}
+
+
+PRIVATE_DRACUT = os.path.join(REPO, ".cache", "dracut")
+REPORT_HOOK = """#!/bin/sh
+# test hook (cmdline/05, right after ours at 01): what the kernel says before user space starts
+for p in /sys/kernel/livepatch/*; do
+    [ -d "$p" ] && echo "KLP-REPORT: ${p##*/} enabled=$(cat $p/enabled) transition=$(cat $p/transition)" > /dev/console
+done
+echo "KLP-REPORT: cmdline=$(cat /proc/cmdline)" > /dev/console
+echo 1 > /proc/sys/kernel/sysrq
+echo o > /proc/sysrq-trigger
+"""
+
+
+def build_dracut_initrd(release: str, livepatches: List[str], out: str) -> str:
+    """Build an initrd with the real (private) dracut and our kernel-livepatch module, with the
+    given live patch files appearing in /lib/modules/<release>/livepatch (an overlay in a private
+    mount namespace: nothing is written to the host's /lib/modules)."""
+    base = os.path.join(out, "dracut")
+    shutil.copytree(PRIVATE_DRACUT, base, symlinks=True)
+    shutil.copytree(os.path.join(REPO, "dracut", "90kernel-livepatch"),
+                    os.path.join(base, "usr/lib/dracut/modules.d/90kernel-livepatch"))
+    upper, work = os.path.join(out, "modules-upper"), os.path.join(out, "modules-work")
+    os.makedirs(os.path.join(upper, "livepatch"))
+    os.makedirs(work)
+    for ko in livepatches:
+        shutil.copy(ko, os.path.join(upper, "livepatch"))
+    hook = os.path.join(out, "klp-report.sh")
+    with open(hook, "w", encoding="utf-8") as handle:
+        handle.write(REPORT_HOOK)
+    os.chmod(hook, 0o755)
+    image = os.path.join(out, "initrd-dracut.img")
+    tmp = os.path.join(out, "dracut-tmp")
+    os.makedirs(tmp)
+    os.makedirs(os.path.join(out, "none"))  # an empty configuration directory: no host config
+    modules = f"/lib/modules/{release}"
+    dracut = [os.path.join(base, "usr/bin/dracut"), "--force", "--no-hostonly", "--no-compress",
+              "--no-early-microcode", "--conf", "/dev/null", "--confdir", os.path.join(out, "none"),
+              "--tmpdir", tmp, "-m", "bash base kernel-livepatch",
+              "--include", hook, "/lib/dracut/hooks/cmdline/05-klp-report.sh",
+              "--kver", release, image]
+    script = ["unshare", "--mount", "--propagation", "private", "--",
+              "sh", "-c", 'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$1" && '
+              'shift 3 && exec "$@"', "sh", modules, upper, work, *dracut]
+    env = {**os.environ, "dracutbasedir": os.path.join(base, "usr/lib/dracut")}
+    result = subprocess.run(script, capture_output=True, text=True, env=env, timeout=300)
+    if result.returncode != 0 or not os.path.exists(image):
+        raise RuntimeError(f"dracut failed ({result.returncode}):\n{result.stdout[-2000:]}"
+                           f"{result.stderr[-2000:]}")
+    return image
+
+
+def boot_console(release: str, image: str, timeout: int = 120) -> str:
+    """Boot ``image`` and return what the console printed."""
+    argv = ["qemu-system-x86_64", "-machine", "q35", "-m", "1024", "-nographic", "-no-reboot",
+            "-kernel", f"/boot/vmlinuz-{release}", "-initrd", image,
+            "-append", "console=ttyS0 panic=-1 rd.shell=0 rd.emergency=poweroff"]
+    try:
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                             stdin=subprocess.DEVNULL)
+        return run.stdout + run.stderr
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        return out + f"\nwatchdog: qemu killed after {timeout}s"

@@ -1,0 +1,11 @@
+#!/bin/sh
+# Runs in the initrd (dracut cmdline hook): load the live patch dracut put there, before anything
+# else runs the code it replaces.
+for ko in /lib/modules/"$(uname -r)"/livepatch/*.ko; do
+    [ -e "$ko" ] || continue
+    if insmod "$ko"; then
+        info "kernel-livepatch: loaded ${ko##*/}"
+    else
+        warn "kernel-livepatch: cannot load ${ko##*/}"
+    fi
+done
