@@ -131,3 +131,27 @@ def test_10_unload_once_patches_left_sysfs():
     forced = subprocess.run(["rmmod", "livepatch_held_1_1"], capture_output=True, text=True)
     print(f"rmmod of a forced patch module: exit {forced.returncode} {forced.stderr.strip()}")
     assert klp("status").stdout == "ready\n"
+
+
+def test_11_packaged_patch_loaded_by_the_posttrans_hook():
+    """The v1 patch as an RPM from our template, installed into a root on tmpfs that sees the real
+    /sys and /proc; the %posttrans hook loads it with finit_module; klp reads RPM and CVEs."""
+    root = "/run/klp-root"
+    for sub in ("sys", "proc", "var/lib/rpm"):
+        os.makedirs(f"{root}/{sub}", exist_ok=True)
+    subprocess.run(["mount", "--bind", "/sys", f"{root}/sys"], check=True)
+    subprocess.run(["mount", "--bind", "/proc", f"{root}/proc"], check=True)
+    subprocess.run(["rpm", "--root", root, "--dbpath", "/var/lib/rpm", "-i", "--nodeps", "--noscripts",
+                    f"{MODULES}/livepatch.rpm"], check=True, capture_output=True)
+    release = os.uname().release
+    package = "kernel-livepatch-" + release.rsplit("-", 1)[0].replace(".", "_") + "-" + \
+        release.rsplit("-", 1)[1]
+    hook = subprocess.run([sys.executable, "-m", "zypp_plugin_klp.hooks", "posttrans", package, "1-1.1",
+                           "--root", root], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "KLP_WAIT": "30"})
+    assert hook.returncode == 0, hook.stderr
+    assert f"klp: livepatch_1_1_1 ({package}-1-1.1.x86_64) is active" in hook.stderr, hook.stderr
+    assert cmdline() == "klp-test-patched-v1\n"
+    out = klp("--root", root, "-v", "patches").stdout
+    assert f"livepatch_1_1_1\n    active: 1\n    RPM: {package}-1-1.1.x86_64\n" \
+           "    CVE: CVE-2024-1086\n    bug fixes and enhancements: bsc#1219434\n" in out, out

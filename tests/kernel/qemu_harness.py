@@ -44,6 +44,7 @@ def build_modules(release: str, out: str) -> Dict[str, str]:
     """Build the fixture modules against the headers; add one with a wrong vermagic."""
     work = os.path.join(out, "build")
     shutil.copytree(KMOD_SOURCES, work)
+    os.makedirs(os.path.join(out, "rpm"))
     subprocess.run(["make", "-s", "-C", f"/usr/src/linux-headers-{release}", f"M={work}", "modules"],
                    check=True, capture_output=True, timeout=300)
     modules = os.path.join(out, "modules")
@@ -58,7 +59,20 @@ def build_modules(release: str, out: str) -> Dict[str, str]:
     assert wrong != data, "vermagic not found"
     with open(os.path.join(modules, "wrong_vermagic.ko"), "wb") as handle:
         handle.write(wrong)
+    _package(release, os.path.join(modules, "livepatch_1_1_1.ko"), modules, out)
     return {os.path.basename(p)[:-3]: p for p in glob.glob(os.path.join(modules, "*.ko"))}
+
+
+def _package(release: str, ko: str, modules: str, out: str) -> None:
+    """The v1 live patch as a kernel-livepatch RPM, built from our spec template (hooks included)."""
+    sys.path.insert(0, REPO)
+    from zypp_plugin_klp.testing.packages import build_from_template
+
+    rpm = build_from_template(os.path.join(out, "rpm"), ko, release, "1",
+                              "- Fix CVE-2024-1086 in nf_tables (bsc#1219434)",
+                              os.path.join(REPO, "specfiles", "kernel-livepatch.spec"),
+                              os.path.join(REPO, "rpm-hooks", "macros.klp"))
+    shutil.copy(rpm, os.path.join(modules, "livepatch.rpm"))
 
 
 def _other(release: str) -> str:
