@@ -194,3 +194,25 @@ def test_second_posttrans_during_its_own_transition_does_not_claim_failure(root,
                     "its transition is still in progress after 0.2s (see 'klp blocking -v')")
     with open(os.path.join(root, apply.LAST_LOAD)) as handle:
         assert json.load(handle)["result"] == "in_progress"
+
+
+@pytest.mark.parametrize("tamper, words", [
+    (lambda p: open(p, "ab").write(b"\0evil"), "differs from what kernel-livepatch-6_1_0-26-default-1-1.1"
+                                               ".x86_64 installed"),
+    (lambda p: os.chmod(p, 0o666), "is writable by group or others (mode 0666)"),
+    (lambda p: os.chown(p, 1000, 0), "is not owned by root"),
+    (lambda p: (os.rename(p, p + ".orig"), os.symlink(p + ".orig", p)), "cannot be opened safely"),
+])
+def test_a_tampered_module_file_is_refused_and_audited(root, tmp_path, build_ko, capsys, tamper, words):
+    from zypp_plugin_klp.services import integrity
+
+    install(root, tmp_path, build_ko, "1")
+    module = os.path.join(root, "lib/modules", RELEASE, "livepatch/livepatch-1-1.1.ko")
+    tamper(module)
+    assert hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0"}) == 0
+    err = capsys.readouterr().err
+    assert "klp: warning: refusing to load: /lib/modules/6.1.0-26-default/livepatch/livepatch-1-1.1.ko " \
+           in err and words in err, err
+    assert sysfs.loaded_livepatch_modules(root) == []
+    with open(os.path.join(root, integrity.AUDIT_LOG)) as handle:
+        assert words in handle.read()

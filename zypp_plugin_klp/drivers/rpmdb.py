@@ -22,6 +22,12 @@ class InstalledPackage:
     arch: str
     changelog: Tuple[str, ...] = ()
     files: Tuple[str, ...] = ()
+    # per file, as the package recorded it: (path, digest algorithm, hex digest, mode, owner)
+    file_records: Tuple[Tuple[str, int, str, int, str], ...] = ()
+
+    def record(self, path: str) -> Optional[Tuple[str, int, str, int, str]]:
+        """What the rpm database says about one of this package's files, or None."""
+        return next((r for r in self.file_records if r[0] == path), None)
 
     @property
     def nvra(self) -> str:
@@ -134,4 +140,10 @@ def _package(rpm: Any, hdr: Any) -> InstalledPackage:
         arch=_text(hdr[rpm.RPMTAG_ARCH]) or "noarch",
         changelog=tuple(_text(e) for e in (hdr[rpm.RPMTAG_CHANGELOGTEXT] or [])),
         files=tuple(_text(f) for f in (hdr[rpm.RPMTAG_FILENAMES] or [])),
+        file_records=tuple(zip(
+            (_text(f) for f in (hdr[rpm.RPMTAG_FILENAMES] or [])),
+            [int(hdr[rpm.RPMTAG_FILEDIGESTALGO] or 1)] * len(hdr[rpm.RPMTAG_FILENAMES] or []),
+            (_text(d) for d in (hdr[rpm.RPMTAG_FILEDIGESTS] or [])),
+            (int(m) & 0o177777 for m in (hdr[rpm.RPMTAG_FILEMODES] or [])),
+            (_text(u) for u in (hdr[rpm.RPMTAG_FILEUSERNAME] or [])))),
     )

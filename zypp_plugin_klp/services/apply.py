@@ -87,7 +87,12 @@ def _load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
     if rel_path is None:
         return Outcome(FAILED, f"{package.nvra} has no module under /lib/modules/{release}/livepatch",
                        package=package.nvra)
-    path = os.path.join(root, rel_path.lstrip("/"))
+    from .integrity import IntegrityError, verify
+
+    try:
+        path = verify(root, rel_path, package, release)
+    except IntegrityError as exc:
+        return Outcome(FAILED, f"refusing to load: {exc}", package=package.nvra)
     try:
         module = kernel.inspect_module(path).name or ""
     except KlpError as exc:

@@ -1,0 +1,89 @@
+"""Integrity before load: a live patch module is loaded only if it is exactly what an installed
+package put into that kernel's livepatch directory (owner, permissions, digest)."""
+
+import hashlib
+import os
+import stat
+import time
+from ..drivers import host
+from ..errors import KlpError
+
+AUDIT_LOG = "var/log/klp-audit.log"
+# rpm's digest algorithm numbers (PGPHASHALGO_*)
+ALGORITHMS = {1: "md5", 2: "sha1", 8: "sha256", 9: "sha384", 10: "sha512", 11: "sha224"}
+
+
+class IntegrityError(KlpError):
+    """The module file must not be loaded."""
+
+
+def verify(root: str, rel_path: str, package: object, release: str) -> str:
+    """Check the module file ``rel_path`` (inside ``root``) against ``package``'s rpm record.
+
+    Returns:
+        The host path to load (opened later without following symlinks).
+    Raises:
+        IntegrityError: with one line saying why; an audit line is written too.
+    """
+    try:
+        _check(root, rel_path, package, release)
+    except IntegrityError as exc:
+        audit(root, f"refused {rel_path}: {exc}")
+        raise
+    return os.path.join(root, rel_path.lstrip("/"))
+
+
+def _check(root: str, rel_path: str, package: object, release: str) -> None:
+    nvra = getattr(package, "nvra", "?")
+    directory = f"/lib/modules/{release}/livepatch/"
+    if not rel_path.startswith(directory) or "/" in rel_path[len(directory):]:
+        raise IntegrityError(f"{rel_path} is not in {directory}")
+    record = package.record(rel_path)  # type: ignore[attr-defined]
+    if record is None:
+        raise IntegrityError(f"{rel_path} does not belong to {nvra}")
+    _path, algorithm, digest, _mode, owner = record
+    path = os.path.join(root, rel_path.lstrip("/"))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise IntegrityError(f"{rel_path} cannot be opened safely: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise IntegrityError(f"{rel_path} is not a regular file")
+        if info.st_uid != 0 or owner not in ("root", ""):
+            raise IntegrityError(f"{rel_path} is not owned by root")
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise IntegrityError(f"{rel_path} is writable by group or others "
+                                 f"(mode {stat.S_IMODE(info.st_mode):04o})")
+        name = ALGORITHMS.get(algorithm)
+        if name is None:
+            raise IntegrityError(f"{nvra} records {rel_path} with an unknown digest algorithm {algorithm}")
+        hasher = hashlib.new(name)
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            hasher.update(chunk)
+    finally:
+        os.close(fd)
+    if hasher.hexdigest() != digest:
+        raise IntegrityError(f"{rel_path} differs from what {nvra} installed (its {name} digest does "
+                             "not match the rpm database): tampered or replaced")
+
+
+def audit(root: str, line: str) -> None:
+    """Append a timestamped line to the audit log and syslog (best effort, never raises)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    previous = host.read_file(root, AUDIT_LOG) or ""
+    try:
+        host.write_file(root, AUDIT_LOG, (previous + f"{stamp} {line}\n").encode(), 0o600)
+    except KlpError:
+        pass
+    try:
+        import syslog
+
+        syslog.openlog("klp", 0, syslog.LOG_AUTHPRIV)
+        syslog.syslog(syslog.LOG_WARNING, line)
+    except OSError:
+        pass
