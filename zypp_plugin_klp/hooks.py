@@ -88,7 +88,7 @@ class Hook:
             from .services.apply import load_newest, wait_seconds
 
             outcome = load_newest(self.root, open_kernel(self.root), RpmDb(self.root), self.kernel,
-                                  wait_seconds(self.root, self.environ))
+                                  wait_seconds(self.root, self.environ), on_wait=self.say)
             self.say(outcome.message if outcome.result != "failed" else f"warning: {outcome.message}")
         for message in initrd.regenerate(self.root, self.environ, run):
             self.say(f"warning: {message}")

@@ -151,7 +151,8 @@ class CommitPlugin:
             self._decide(f"not loading live patches for {release} (LIVEPATCH_KERNEL or build root)")
             return
         wait = self._config_wait("LIVEPATCH_PLUGIN_WAIT", 20.0)
-        outcome = load_newest(self.root, open_kernel(self.root), RpmDb(self.root), release, wait)
+        outcome = load_newest(self.root, open_kernel(self.root), RpmDb(self.root), release, wait,
+                              on_wait=self._decide)
         self.record["actions"].append({"load": outcome.result, "message": outcome.message})
 
     def _ensure_erase_notice(self, step: Step) -> None:

@@ -216,3 +216,41 @@ def test_a_tampered_module_file_is_refused_and_audited(root, tmp_path, build_ko,
     assert sysfs.loaded_livepatch_modules(root) == []
     with open(os.path.join(root, integrity.AUDIT_LOG)) as handle:
         assert words in handle.read()
+
+
+def test_parallel_posttrans_hooks_are_serialised_and_load_once(root, tmp_path, build_ko, sim):
+    """Real parallel processes (as %posttrans and the commit plugin can be): one loads, the other
+    waits for the lock, says for whom, then finds the patch there."""
+    import subprocess
+    import sys
+
+    install(root, tmp_path, build_ko, "1")
+    argv = [sys.executable, "-m", "zypp_plugin_klp.hooks", "posttrans", PKG, "1-1.1", "--root", root]
+    env = {**os.environ, "KLP_WAIT": "2"}
+    procs = [subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    errs = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    joined = "".join(errs)
+    assert joined.count(" loaded;") + joined.count(" is loaded;") >= 1
+    assert "waiting for process " in joined, joined
+    assert [p.name for p in sysfs.read_patches(root)] == ["livepatch_1_1_1"]
+    assert open(os.path.join(root, "run/klp/lock")).read() == ""  # no holder left behind
+
+
+def test_a_killed_holder_leaves_no_stale_lock(root):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from zypp_plugin_klp.drivers import host
+
+    code = ("import sys, time; from zypp_plugin_klp.drivers import host; "
+            "l = host.Lock(sys.argv[1]).__enter__(); print('held', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code, root], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    started = time.monotonic()
+    with host.Lock(root):
+        assert time.monotonic() - started < 5

@@ -7,6 +7,10 @@ import os
 from ..errors import KlpError
 from ..state import LOCK_DIR
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 class HostFileError(KlpError):
     """A state file could not be written safely."""
@@ -175,13 +179,18 @@ def in_chroot(root: str = "/") -> bool:
 
 
 class Lock:
-    """An exclusive lock on ``root/run/klp/lock`` serialising klp's mutations (flock)."""
+    """An exclusive lock on ``root/run/klp/lock`` serialising klp's mutations (flock).
+
+    The kernel drops a flock when its holder dies, so a killed process never leaves a stale lock.
+    The holder's PID is kept in the file so that a waiter can say whom it waits for.
+    """
 
     RELPATH = LOCK_DIR
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, on_wait: "Callable[[str], None] | None" = None) -> None:
         self.root = root
         self.fd = -1
+        self.on_wait = on_wait
 
     def __enter__(self) -> "Lock":
         import fcntl
@@ -197,9 +206,18 @@ class Lock:
             raise HostFileError(f"cannot open the lock file: {exc.strerror or exc}") from None
         finally:
             os.close(dfd)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if self.on_wait is not None:
+                holder = os.pread(self.fd, 32, 0).decode("ascii", "replace").strip() or "?"
+                self.on_wait(f"waiting for process {holder}, which holds {self.RELPATH}/lock")
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        os.ftruncate(self.fd, 0)
         os.close(self.fd)
         self.fd = -1

@@ -4,7 +4,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 from ..core import names
 from ..core import transition as tr
@@ -63,13 +63,14 @@ def _module_path(package: object, release: str) -> Optional[str]:
 
 
 def load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
-                wait: float = 15.0, interval: float = 0.5) -> Outcome:
+                wait: float = 15.0, interval: float = 0.5,
+                on_wait: Optional[Callable[[str], None]] = None) -> Outcome:
     """Load the newest installed ``kernel-livepatch-<release>`` patch unless it is active.
 
     Waits up to ``wait`` seconds for a running transition before loading and for the new one
     after. The outcome is recorded atomically in ``/var/lib/klp/last-load.json``.
     """
-    with host.Lock(root):
+    with host.Lock(root, on_wait):
         outcome = _load_newest(root, kernel, rpmdb, release, wait, interval)
     record = {**asdict(outcome), "kernel": release,
               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
