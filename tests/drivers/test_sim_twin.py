@@ -45,7 +45,7 @@ def test_same_story_as_the_real_kernel(tmp_path, build_ko):
     assert run_klp("--root", root, "status").stdout == "ready\n"
     # 09: release-only vermagic differences pass the kernel (modversions), flag differences do not
     with pytest.raises(KernelError) as exc:
-        k._insert("x.ko", __import__("zypp_plugin_klp.core.elfmod", fromlist=["parse_module"])
+        k._insert(-1, __import__("zypp_plugin_klp.core.elfmod", fromlist=["parse_module"])
                   .parse_module(open(build_ko("livepatch_9_1_1", vermagic="6.1.0-99-amd64 SMP preempt "
-                                              "mod_unlo4d modversions"), "rb").read()))
+                                              "mod_unlo4d modversions"), "rb").read()), "x.ko")
     assert exc.value.errno == errno.ENOEXEC

@@ -116,8 +116,10 @@ def test_09_wrong_vermagic_is_refused_by_us_and_by_the_kernel():
         kernel().load(path)
     k = kernel()
     info = __import__("zypp_plugin_klp.drivers.modfiles", fromlist=["read_module"]).read_module(path)
+    fd = os.open(path, os.O_RDONLY)
     with pytest.raises(KernelError) as exc:
-        k._insert(path, info)  # what the kernel itself says without our preflight
+        k._insert(fd, info, path)  # what the kernel itself says without our preflight
+    os.close(fd)
     assert exc.value.errno == errno.ENOEXEC and "does not fit the running kernel" in str(exc.value)
     assert not os.path.exists("/sys/module/livepatch_3_1_1")
 

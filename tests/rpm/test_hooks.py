@@ -254,3 +254,21 @@ def test_a_killed_holder_leaves_no_stale_lock(root):
     started = time.monotonic()
     with host.Lock(root):
         assert time.monotonic() - started < 5
+
+
+def test_what_was_verified_is_what_gets_loaded(root, tmp_path, build_ko, sim):
+    """A file swapped at the path after verification cannot slip in: loading uses the verified fd."""
+    from zypp_plugin_klp.drivers.rpmdb import RpmDb
+    from zypp_plugin_klp.services import integrity
+
+    install(root, tmp_path, build_ko, "1")
+    rel = f"/lib/modules/{RELEASE}/livepatch/livepatch-1-1.1.ko"
+    (package,) = RpmDb(root).installed(PKG)
+    fd = integrity.verify(root, rel, package, RELEASE)
+    try:
+        evil = build_ko("livepatch_evil_9_9", vermagic="6.1.0-26-default SMP preempt mod_unload modversions")
+        os.replace(evil, os.path.join(root, rel.lstrip("/")))
+        assert sim.load_fd(fd, rel) == "livepatch_1_1_1"
+    finally:
+        os.close(fd)
+    assert sysfs.loaded_livepatch_modules(root) == ["livepatch_1_1_1"]

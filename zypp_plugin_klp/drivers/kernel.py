@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..core import transition as tr
-from ..core.elfmod import ModuleFormatError, ModuleInfo
+from ..core.elfmod import ModuleFormatError, ModuleInfo, parse_module
 from ..core.kerrors import describe
 from ..errors import KernelError
 from . import procfs, sysfs
-from .modfiles import read_module
+from .modfiles import read_fd
 
 Progress = Callable[[str, int, int, float], None]
 
@@ -40,32 +40,57 @@ class KernelDriver:
         The file must be a live patch (``livepatch=Y``) built for the running kernel release;
         otherwise nothing is loaded and a KernelError says why.
         """
-        info = self.inspect_module(path)
-        self._insert(path, info)
+        fd = self._open(path)
+        try:
+            return self.load_fd(fd, path)
+        finally:
+            os.close(fd)
+
+    def load_fd(self, fd: int, label: str) -> str:
+        """Load the module open as ``fd`` (what was verified is what gets loaded)."""
+        info = self.inspect_fd(fd, label)
+        self._insert(fd, info, label)
         return info.name or ""
+
+    @staticmethod
+    def _open(path: str) -> int:
+        try:
+            return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            raise KernelError(f"cannot read {path}: {exc.strerror}", exc.errno or 0) from None
 
     def inspect_module(self, path: str) -> ModuleInfo:
         """Read and check a module file before loading; KernelError when it must not be loaded."""
-        label = os.path.basename(path)
+        fd = self._open(path)
         try:
-            info = read_module(path)
+            return self.inspect_fd(fd, path)
+        finally:
+            os.close(fd)
+
+    def inspect_fd(self, fd: int, label: str) -> ModuleInfo:
+        """:meth:`inspect_module` for a file already open as ``fd``."""
+        name = os.path.basename(label)
+        try:
+            data = read_fd(fd)
         except OSError as exc:
-            raise KernelError(f"cannot read {path}: {exc.strerror}", exc.errno or 0) from None
+            raise KernelError(f"cannot read {label}: {exc.strerror}", exc.errno or 0) from None
+        try:
+            info = parse_module(data)
         except ModuleFormatError as exc:
-            raise KernelError(f"{label} is not a kernel module: {exc}", E.ENOEXEC) from None
+            raise KernelError(f"{name} is not a kernel module: {exc}", E.ENOEXEC) from None
         if not info.name:
-            raise KernelError(f"{label} has no module name in .modinfo", E.ENOEXEC)
+            raise KernelError(f"{name} has no module name in .modinfo", E.ENOEXEC)
         if not info.is_livepatch:
-            raise KernelError(f"{label} is not a live patch module (no livepatch=Y in .modinfo)",
+            raise KernelError(f"{name} is not a live patch module (no livepatch=Y in .modinfo)",
                               E.EINVAL)
         release = sysfs.kernel_release(self.root)
         built_for = (info.vermagic or "").split(" ", 1)[0]
         if release and built_for != release:
-            raise KernelError(f"{label} was built for kernel {built_for or '(no vermagic)'}, "
+            raise KernelError(f"{name} was built for kernel {built_for or '(no vermagic)'}, "
                               f"the running kernel is {release}", E.ENOEXEC)
         return info
 
-    def _insert(self, path: str, info: ModuleInfo) -> None:
+    def _insert(self, fd: int, info: ModuleInfo, label: str) -> None:
         raise NotImplementedError
 
     def disable(self, patch: str) -> None:
@@ -133,20 +158,14 @@ class LinuxKernel(KernelDriver):
         if libc.syscall(ctypes.c_long(numbers[which]), *args) != 0:
             raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
 
-    def _insert(self, path: str, info: ModuleInfo) -> None:
+    def _insert(self, fd: int, info: ModuleInfo, label: str) -> None:
         import ctypes
 
-        name = info.name or os.path.basename(path)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as exc:
-            raise KernelError(f"cannot open {path}: {exc.strerror}", exc.errno or 0) from None
+        name = info.name or os.path.basename(label)
         try:
             self._syscall(0, ctypes.c_int(fd), ctypes.c_char_p(b""), ctypes.c_int(0))
         except OSError as exc:
             raise KernelError(describe("load", exc.errno or 0, name), exc.errno or 0) from None
-        finally:
-            os.close(fd)
 
     def unload(self, name: str) -> None:
         import ctypes

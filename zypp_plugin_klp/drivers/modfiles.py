@@ -19,13 +19,29 @@ def livepatch_dirs(root: str, release: str) -> list:
     return found
 
 
+def read_fd(fd: int) -> bytes:
+    """The whole file open as ``fd`` (from offset 0, whatever the position); OSError passes
+    through, ModuleFormatError when it is implausibly large for a kernel module."""
+    chunks = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, 1 << 20, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+        if offset > MAX_MODULE_SIZE:
+            raise ModuleFormatError(f"larger than {MAX_MODULE_SIZE >> 20} MiB")
+    return b"".join(chunks)
+
+
 def read_module(path: str) -> ModuleInfo:
     """Parse the module file at ``path``; OSError and ModuleFormatError pass through."""
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_MODULE_SIZE + 1)
-    if len(data) > MAX_MODULE_SIZE:
-        raise ModuleFormatError(f"larger than {MAX_MODULE_SIZE >> 20} MiB")
-    return parse_module(data)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return parse_module(read_fd(fd))
+    finally:
+        os.close(fd)
 
 
 def module_files(root: str, release: str,

@@ -108,9 +108,9 @@ class SimulatedKernel(KernelDriver):
             return state
 
     # -- KernelDriver --------------------------------------------------------------------------
-    def _insert(self, path: str, info: ModuleInfo) -> None:
+    def _insert(self, fd: int, info: ModuleInfo, label: str) -> None:
         with self._state() as state:
-            state.load(info.name or "", livepatch_functions(info), path, info.is_livepatch,
+            state.load(info.name or "", livepatch_functions(info), label, info.is_livepatch,
                        info.vermagic)
 
     def disable(self, patch: str) -> None:

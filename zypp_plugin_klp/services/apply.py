@@ -91,35 +91,45 @@ def _load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
     from .integrity import IntegrityError, verify
 
     try:
-        path = verify(root, rel_path, package, release)
+        fd = verify(root, rel_path, package, release)
     except IntegrityError as exc:
         return Outcome(FAILED, f"refusing to load: {exc}", package=package.nvra)
     try:
-        module = kernel.inspect_module(path).name or ""
+        return _load_verified(root, kernel, fd, rel_path, package, wait, interval)
+    finally:
+        os.close(fd)
+
+
+def _load_verified(root: str, kernel: KernelDriver, fd: int, rel_path: str, package: object,
+                   wait: float, interval: float) -> Outcome:
+    """The rest of :func:`load_newest`, loading from the verified descriptor."""
+    nvra = package.nvra  # type: ignore[attr-defined]
+    try:
+        module = kernel.inspect_fd(fd, rel_path).name or ""
     except KlpError as exc:
-        return Outcome(FAILED, str(exc), package=package.nvra)
+        return Outcome(FAILED, str(exc), package=nvra)
     current = {p.name: p for p in sysfs.read_patches(root)}
     mine = current.get(module)
     if mine is not None and mine.enabled == 1 and mine.transition != 1:
-        return Outcome(ACTIVE, f"{module} ({package.nvra}) is already active", module, package.nvra)
+        return Outcome(ACTIVE, f"{module} ({nvra}) is already active", module, nvra)
     if mine is not None and mine.enabled == 1:  # ours, still in transition: wait, do not reload
-        return _settle(kernel, wait, interval, module, package.nvra)
+        return _settle(kernel, wait, interval, module, nvra)
     if tr.transitioning_patch(current.values()) is not None:
         done = kernel.wait_transition(wait, interval)
         if not done.completed:
             return Outcome(FAILED, f"the transition of {done.patch} did not finish within "
                                    f"{wait:g}s; {module} was not loaded (see 'klp blocking -v')",
-                           module, package.nvra)
+                           module, nvra)
         mine = sysfs.read_patch(root, module)
         if mine is not None and mine.enabled == 1:
-            return Outcome(ACTIVE, f"{module} ({package.nvra}) is active", module, package.nvra)
+            return Outcome(ACTIVE, f"{module} ({nvra}) is active", module, nvra)
     try:
         if module in sysfs.loaded_livepatch_modules(root):
             kernel.unload(module)  # replaced earlier but still loaded: reload it (a downgrade)
-        kernel.load(path)
+        kernel.load_fd(fd, rel_path)
     except KlpError as exc:
-        return Outcome(FAILED, f"cannot load {module} ({package.nvra}): {exc}", module, package.nvra)
-    return _settle(kernel, wait, interval, module, package.nvra)
+        return Outcome(FAILED, f"cannot load {module} ({nvra}): {exc}", module, nvra)
+    return _settle(kernel, wait, interval, module, nvra)
 
 
 def _settle(kernel: KernelDriver, wait: float, interval: float, module: str, nvra: str) -> Outcome:

@@ -17,23 +17,23 @@ class IntegrityError(KlpError):
     """The module file must not be loaded."""
 
 
-def verify(root: str, rel_path: str, package: object, release: str) -> str:
+def verify(root: str, rel_path: str, package: object, release: str) -> int:
     """Check the module file ``rel_path`` (inside ``root``) against ``package``'s rpm record.
 
     Returns:
-        The host path to load (opened later without following symlinks).
+        An open descriptor of the verified file: load from it (the caller closes it), so that
+        what was checked is what the kernel gets, even if the path changes meanwhile.
     Raises:
         IntegrityError: with one line saying why; an audit line is written too.
     """
     try:
-        _check(root, rel_path, package, release)
+        return _check(root, rel_path, package, release)
     except IntegrityError as exc:
         audit(root, f"refused {rel_path}: {exc}")
         raise
-    return os.path.join(root, rel_path.lstrip("/"))
 
 
-def _check(root: str, rel_path: str, package: object, release: str) -> None:
+def _check(root: str, rel_path: str, package: object, release: str) -> int:
     nvra = getattr(package, "nvra", "?")
     directory = f"/lib/modules/{release}/livepatch/"
     if not rel_path.startswith(directory) or "/" in rel_path[len(directory):]:
@@ -60,16 +60,20 @@ def _check(root: str, rel_path: str, package: object, release: str) -> None:
         if name is None:
             raise IntegrityError(f"{nvra} records {rel_path} with an unknown digest algorithm {algorithm}")
         hasher = hashlib.new(name)
+        offset = 0
         while True:
-            chunk = os.read(fd, 1 << 20)
+            chunk = os.pread(fd, 1 << 20, offset)
             if not chunk:
                 break
             hasher.update(chunk)
-    finally:
+            offset += len(chunk)
+        if hasher.hexdigest() != digest:
+            raise IntegrityError(f"{rel_path} differs from what {nvra} installed (its {name} digest "
+                                 "does not match the rpm database): tampered or replaced")
+    except BaseException:
         os.close(fd)
-    if hasher.hexdigest() != digest:
-        raise IntegrityError(f"{rel_path} differs from what {nvra} installed (its {name} digest does "
-                             "not match the rpm database): tampered or replaced")
+        raise
+    return fd
 
 
 def audit(root: str, line: str) -> None:
