@@ -181,10 +181,14 @@ class CommitPlugin:
         self.record["duration"] = round(time.monotonic() - self.started, 3)
         name = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{time.time_ns() % 10**9:09d}-" \
                f"{os.getpid()}.json"
-        host.write_file(self.root, f"{RECORDS}/{name}",
-                        (json.dumps(self.record, indent=2, sort_keys=True) + "\n").encode())
-        for old in [n for n in host.list_dir(self.root, RECORDS) if n.endswith(".json")][:-KEEP_RECORDS]:
-            host.remove_file(self.root, f"{RECORDS}/{old}")
+        try:
+            host.write_file(self.root, f"{RECORDS}/{name}",
+                            (json.dumps(self.record, indent=2, sort_keys=True) + "\n").encode())
+            for old in [n for n in host.list_dir(self.root, RECORDS)
+                        if n.endswith(".json")][:-KEEP_RECORDS]:
+                host.remove_file(self.root, f"{RECORDS}/{old}")
+        except host.HostFileError as exc:  # unprivileged, full disk...: syslog still gets it
+            self.record["errors"].append(f"record not saved: {exc}")
         _syslog(summary(self.record))
 
 

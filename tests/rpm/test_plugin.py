@@ -168,3 +168,20 @@ def test_commits_without_live_patches_cost_nothing(root):
     replies, record, _ = converse(root, conversation(("COMMITBEGIN", other), ("COMMITEND", other)))
     assert replies == ["ACK"] * 5 and record is None
     assert not os.path.exists(os.path.join(root, plugin.RECORDS))
+
+
+def test_unprivileged_plugin_never_crashes(root, build_ko, tmp_path):
+    """Run as nobody: nothing is writable or readable as root expects, yet every frame gets ACK."""
+    import subprocess
+    import sys
+
+    os.chmod(os.path.dirname(root), 0o755)
+    data = conversation(("COMMITBEGIN", body("+", "1")), ("COMMITEND", body("+", "1", "ok")),
+                        ("COMMITEND", body("-", "1", "ok")))
+    code = ("import os, sys; from zypp_plugin_klp import plugin; "
+            "sys.exit(plugin.serve(0, 1, plugin.CommitPlugin(sys.argv[1], {})))")
+    r = subprocess.run([sys.executable, "-c", code, root], input=data, capture_output=True,
+                       timeout=60, user=65534, group=65534)
+    assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
+    reader = FrameReader()
+    assert [f.command for f in reader.feed(r.stdout)] == ["ACK"] * 6
