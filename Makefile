@@ -8,7 +8,7 @@ APT_PACKAGES := python3-venv python3-rpm python3-solv python3-yaml rpm zypper cr
                 linux-headers-amd64
 PIP_PACKAGES := pytest pytest-mock PyYAML hypothesis
 
-.PHONY: setup deps test demo bench clean rpm
+.PHONY: setup deps test demo bench clean rpm fuzz
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -65,3 +65,15 @@ rpm: deps
 	rpmbuild -bb --quiet --define "_topdir $(RPMTOP)" --define "_dbpath $(RPMTOP)/db" \
 	    specfiles/zypp-plugin-klp.spec
 	@ls $(RPMTOP)/RPMS/noarch/*.rpm
+
+# Longer fuzzing than the bounded hypothesis runs in make test: every parser, FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := frames transaction modinfo lifecycle_csv product scenario kernel_values texts
+fuzz: setup
+	$(VENV)/bin/pip install -q --disable-pip-version-check atheris
+	mkdir -p out/fuzz
+	set -o pipefail; for t in $(FUZZ_TARGETS); do \
+	    echo "== $$t"; mkdir -p out/fuzz/$$t; \
+	    $(PY) tests/fuzz/fuzz_parsers.py $$t out/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -rss_limit_mb=2048 -timeout=10 2>&1 | tail -n 2 || exit 1; \
+	done
