@@ -80,7 +80,13 @@ class Hook:
 
     def posttrans(self) -> int:
         from .drivers.runner import run
+        from .errors import KlpError
         from .services import initrd
+
+        try:  # again, idempotently: %post's flag may have been lost (killed, disk full)
+            initrd.schedule(self.root, self.kernel)
+        except KlpError as exc:
+            self.say(f"warning: {exc}")
 
         if self._applies():
             from .drivers.kernel import open_kernel

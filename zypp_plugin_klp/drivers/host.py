@@ -56,6 +56,7 @@ def write_file(root: str, relpath: str, data: bytes, mode: int = 0o644) -> None:
         dfd = _open_dir(root, dirs, create=True)
     except OSError as exc:
         raise HostFileError(f"cannot write {relpath}: {exc.strerror or exc}") from None
+    _remove_stale_temporaries(dfd, name)
     tmp = f".{name}.klp-{os.getpid()}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
@@ -77,6 +78,25 @@ def write_file(root: str, relpath: str, data: bytes, mode: int = 0o644) -> None:
         raise HostFileError(f"cannot write {relpath}: {exc.strerror or exc}") from None
     finally:
         os.close(dfd)
+
+
+def _remove_stale_temporaries(dfd: int, name: str) -> None:
+    """Temporary files of writers that were killed (their PID is gone) are removed."""
+    prefix = f".{name}.klp-"
+    for entry in os.listdir(dfd):
+        if not entry.startswith(prefix) or not entry[len(prefix):].isdigit():
+            continue
+        try:
+            os.kill(int(entry[len(prefix):]), 0)
+            continue  # a live writer
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        try:
+            os.unlink(entry, dir_fd=dfd)
+        except OSError:
+            pass
 
 
 def write_user_file(path: str, data: bytes) -> None:
@@ -213,11 +233,17 @@ class Lock:
                 holder = os.pread(self.fd, 32, 0).decode("ascii", "replace").strip() or "?"
                 self.on_wait(f"waiting for process {holder}, which holds {self.RELPATH}/lock")
             fcntl.flock(self.fd, fcntl.LOCK_EX)
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+        try:  # who holds it is information for waiters, not a condition for holding it
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        os.ftruncate(self.fd, 0)
+        try:
+            os.ftruncate(self.fd, 0)
+        except OSError:
+            pass
         os.close(self.fd)
         self.fd = -1

@@ -56,6 +56,11 @@ class SimulatedKernel(KernelDriver):
         if not os.path.isfile(os.path.join(root, SIMULATOR_STATE)):
             raise KlpError(f"{root} holds no simulated kernel (create one with "
                            f"'klp-simkernel create SCENARIO {root}')")
+        with open(os.path.join(root, SIMULATOR_STATE), encoding="utf-8") as handle:
+            interrupted = json.load(handle).get("syncing")
+        if interrupted:  # a process died while rewriting the tree: finish that rewrite
+            with self._state():
+                pass
 
     # -- creation ------------------------------------------------------------------------------
     @classmethod
@@ -93,10 +98,17 @@ class SimulatedKernel(KernelDriver):
             fcntl.flock(lock, fcntl.LOCK_EX)
             path = os.path.join(self.root, SIMULATOR_STATE)
             with open(path, encoding="utf-8") as handle:
-                state = SimState.from_dict(json.load(handle))
+                doc = json.load(handle)
+            state = SimState.from_dict({k: v for k, v in doc.items() if k != "syncing"})
+            if doc.get("syncing"):  # the last writer died mid-rewrite: rewrite everything
+                state.dirty.update(state.threads)
             try:
                 yield state
             finally:
+                # The state is saved first, marked as being written out: a writer killed while
+                # rewriting the tree leaves that mark, and the next one completes the rewrite
+                # (the real kernel changes its sysfs atomically; the simulator must look so).
+                atomic_write(path, json.dumps({**state.to_dict(), "syncing": True}))
                 _sync(self.root, state)
                 atomic_write(path, json.dumps(state.to_dict()))
         finally:

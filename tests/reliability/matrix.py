@@ -1,0 +1,250 @@
+"""The fault matrix: inject each fault at each step of installing, upgrading and erasing a live
+patch (real rpm database, simulated kernel, the real hook processes), then prove nothing was lost:
+the rpm database answers, every state file is whole, klp tells the truth, and re-running the
+step (the documented recovery) converges. Shared by tests/reliability and ``make reliability``."""
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "fixtures"))
+
+import kobuild  # noqa: E402
+
+from zypp_plugin_klp.core.scenario import parse_scenario  # noqa: E402
+from zypp_plugin_klp.drivers import sysfs  # noqa: E402
+from zypp_plugin_klp.drivers.simkernel import SimulatedKernel  # noqa: E402
+from zypp_plugin_klp.testing import packages  # noqa: E402
+
+RELEASE = "6.1.0-26-default"
+PKG = "kernel-livepatch-6_1_0-26-default"
+VERMAGIC = f"{RELEASE} SMP preempt mod_unload modversions"
+STATE_FILES = ("var/lib/klp/last-load.json", "var/lib/klp/reboot-needed.json")
+SCENARIO = f"""
+kernel: {{release: {RELEASE}, vermagic: "{VERMAGIC}"}}
+processes:
+  - {{pid: 1, comm: systemd, stack: [ep_poll]}}
+  - {{pid: 4242, comm: memdb, stack: [futex_wait]}}
+"""
+
+
+@dataclass
+class Tally:
+    """Counts for one area of the report."""
+
+    injected: int = 0
+    survived: int = 0
+    lost: int = 0
+    failures: List[str] = field(default_factory=list)
+
+
+class Root:
+    """A root with a real rpm database, the simulated kernel and a recording initrd generator."""
+
+    def __init__(self, base: str, rpms: Dict[str, str]) -> None:
+        self.root = os.path.join(base, "root")
+        self.rpms = rpms
+        SimulatedKernel.create(self.root, parse_scenario(SCENARIO))
+        os.makedirs(os.path.join(self.root, "etc/sysconfig"))
+        os.makedirs(os.path.join(self.root, "lib/modules", RELEASE))
+        self.recorder = os.path.join(base, "dracut-recorder")
+        with open(self.recorder, "w") as handle:
+            handle.write(f"#!/bin/sh\necho \"$*\" >> {base}/initrd.log\n")
+        os.chmod(self.recorder, 0o755)
+        self.initrd_log = os.path.join(base, "initrd.log")
+        with open(os.path.join(self.root, "etc/sysconfig/bootloader"), "w") as handle:
+            handle.write(f"INITRD_GENERATOR=\"{self.recorder}\"\n")
+
+    def hook(self, *args: str, env: Dict[str, str] = None) -> subprocess.Popen:
+        argv = [sys.executable, "-m", "zypp_plugin_klp.hooks", *args, "--root", self.root]
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, "KLP_WAIT": "1", **(env or {})})
+
+    def run_hook(self, *args: str) -> int:
+        proc = self.hook(*args)
+        proc.communicate(timeout=60)
+        return proc.returncode
+
+    def rpm(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(packages.rpm_command(self.root, *args), capture_output=True, text=True)
+
+    def check(self, expect_loaded: str) -> List[str]:
+        """Everything that must hold after a fault and a recovery; returns what does not."""
+        problems = []
+        if self.rpm("-qa").returncode != 0:
+            problems.append("the rpm database does not answer")
+        for rel in STATE_FILES:
+            path = os.path.join(self.root, rel)
+            if os.path.exists(path):
+                try:
+                    json.load(open(path))
+                except ValueError:
+                    problems.append(f"{rel} is half-written")
+        leftovers = [n for d in ("var/lib/klp", "run") if os.path.isdir(os.path.join(self.root, d))
+                     for n in os.listdir(os.path.join(self.root, d)) if ".klp-" in n]
+        if leftovers:
+            problems.append(f"temporary files left: {leftovers}")
+        klp = subprocess.run([os.path.join(os.path.dirname(sys.executable), "klp"), "--root", self.root,
+                              "patches"], capture_output=True, text=True)
+        truth = [p.name for p in sysfs.read_patches(self.root) if p.enabled == 1]
+        if klp.stdout.split() != sorted(sysfs.loaded_livepatch_modules(self.root)):
+            problems.append(f"klp patches says {klp.stdout.split()}, the kernel has other modules")
+        if expect_loaded and truth != [expect_loaded]:
+            problems.append(f"active patches {truth}, expected [{expect_loaded}]")
+        flags = os.path.join(self.root, "run/regenerate-initrd")
+        if os.path.isdir(flags) and [f for f in os.listdir(flags) if not f.startswith(".")]:
+            problems.append(f"initrd rebuilds still pending: {os.listdir(flags)}")
+        if not os.path.exists(self.initrd_log):
+            problems.append("the initrd was never rebuilt")
+        return problems
+
+
+def build_rpms(work: str) -> Dict[str, str]:
+    rpms = {}
+    for version in ("1", "2"):
+        ko = kobuild.write_module(os.path.join(work, f"lp{version}.ko"), f"livepatch_{version}_1_1",
+                                  vermagic=VERMAGIC, functions=["livepatch_cmdline_proc_show"])
+        rpms[version] = packages.build_livepatch_rpm(work, ko, RELEASE, version, "1.1")
+    return rpms
+
+
+def _kill_during(proc: subprocess.Popen, delay: float) -> None:
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+
+
+# Each case: (name, step, fault, action(root) -> expected active patch after recovery)
+def _install(root: Root, version: str) -> None:
+    root.rpm("-U", "--nodeps", "--noscripts", root.rpms[version])
+    root.run_hook("post", PKG, f"{version}-1.1", "1")
+
+
+def case_kill_posttrans(delay: float) -> Callable[[Root], str]:
+    def action(root: Root) -> str:
+        _install(root, "1")
+        _kill_during(root.hook("posttrans", PKG, "1-1.1"), delay)
+        root.run_hook("posttrans", PKG, "1-1.1")  # recovery: the next transaction's posttrans
+        return "livepatch_1_1_1"
+    return action
+
+
+def case_kill_postun(delay: float) -> Callable[[Root], str]:
+    def action(root: Root) -> str:
+        _install(root, "1")
+        root.run_hook("posttrans", PKG, "1-1.1")
+        root.rpm("-e", "--nodeps", "--noscripts", PKG)
+        _kill_during(root.hook("postun", PKG, "1-1.1", "0"), delay)
+        root.run_hook("postun", PKG, "1-1.1", "0")
+        if not os.path.exists(os.path.join(root.root, "run/reboot-needed")):
+            raise AssertionError("no reboot notice after recovery")
+        return "livepatch_1_1_1"  # still in the running kernel until the reboot
+    return action
+
+
+def case_kill_upgrade(delay: float) -> Callable[[Root], str]:
+    def action(root: Root) -> str:
+        _install(root, "1")
+        root.run_hook("posttrans", PKG, "1-1.1")
+        _install(root, "2")
+        _kill_during(root.hook("posttrans", PKG, "2-1.1"), delay)
+        root.run_hook("posttrans", PKG, "2-1.1")
+        return "livepatch_2_1_1"
+    return action
+
+
+def case_enospc(step: str) -> Callable[[Root], str]:
+    """State writes fail as on a full disk (a 1-block tmpfs over var/lib/klp and run)."""
+    def action(root: Root) -> str:
+        _install(root, "1")
+        full = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                'for d in "$1/var/lib/klp" "$1/run/klp" "$1/run/regenerate-initrd"; do '
+                'mkdir -p "$d" && mount -t tmpfs -o size=4k tmpfs "$d" && '
+                'dd if=/dev/zero of="$d/fill" bs=4k count=1 2>/dev/null; done; shift; exec "$@"',
+                "sh", root.root, sys.executable, "-m", "zypp_plugin_klp.hooks", step, PKG, "1-1.1"]
+        if step == "postun":
+            full.append("0")
+        faulted = subprocess.run(full + ["--root", root.root], capture_output=True, text=True,
+                                 timeout=60, env={**os.environ, "KLP_WAIT": "1"})
+        if "Traceback" in faulted.stderr or faulted.returncode not in (0, 1):
+            raise AssertionError(f"unexpected exception under ENOSPC: {faulted.stderr[-300:]}")
+        if step != "post" and "klp: " not in faulted.stderr:
+            raise AssertionError("the full disk went unreported")
+        root.run_hook("posttrans", PKG, "1-1.1")  # recovery once there is space again
+        return "livepatch_1_1_1"
+    return action
+
+
+def case_load_error(code: int) -> Callable[[Root], str]:
+    """The kernel refuses the load (EEXIST, EBUSY, ENOEXEC, EKEYREJECTED, ENOMEM)."""
+    def action(root: Root) -> str:
+        from zypp_plugin_klp.drivers.rpmdb import RpmDb
+        from zypp_plugin_klp.errors import KernelError
+        from zypp_plugin_klp.services.apply import FAILED, load_newest
+
+        class Refusing(SimulatedKernel):
+            def _insert(self, fd: int, info: object, label: str) -> None:
+                raise KernelError(f"simulated refusal ({errno.errorcode[code]})", code)
+
+        _install(root, "1")
+        outcome = load_newest(root.root, Refusing(root.root), RpmDb(root.root), RELEASE, 0.2)
+        if outcome.result != FAILED:
+            raise AssertionError(f"a refused load reported {outcome.result}")
+        root.run_hook("posttrans", PKG, "1-1.1")  # recovery: the kernel accepts it now
+        return "livepatch_1_1_1"
+    return action
+
+
+def case_generator_fails() -> Callable[[Root], str]:
+    def action(root: Root) -> str:
+        with open(os.path.join(root.root, "etc/sysconfig/bootloader"), "w") as handle:
+            handle.write("INITRD_GENERATOR=/bin/false\n")
+        _install(root, "1")
+        root.run_hook("posttrans", PKG, "1-1.1")
+        if os.listdir(os.path.join(root.root, "run/regenerate-initrd")) != [RELEASE]:
+            raise AssertionError("the initrd flag was not kept after a failed rebuild")
+        with open(os.path.join(root.root, "etc/sysconfig/bootloader"), "w") as handle:
+            handle.write(f"INITRD_GENERATOR=\"{root.recorder}\"\n")
+        root.run_hook("posttrans", PKG, "1-1.1")
+        if os.listdir(os.path.join(root.root, "run/regenerate-initrd")):
+            raise AssertionError("the flag survived a successful rebuild")
+        return "livepatch_1_1_1"
+    return action
+
+
+def cases(kill_delays=(0.0, 0.02, 0.05, 0.1, 0.2)) -> Dict[str, Callable[[Root], str]]:
+    """Every (step, fault) pair of the matrix."""
+    matrix: Dict[str, Callable[[Root], str]] = {}
+    for delay in kill_delays:
+        matrix[f"posttrans/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_posttrans(delay)
+        matrix[f"postun/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_postun(delay)
+        matrix[f"upgrade-posttrans/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_upgrade(delay)
+    for step in ("post", "posttrans", "postun"):
+        matrix[f"{step}/ENOSPC"] = case_enospc(step)
+    for code in (errno.EEXIST, errno.EBUSY, errno.ENOEXEC, errno.EKEYREJECTED, errno.ENOMEM):
+        matrix[f"load/{errno.errorcode[code]}"] = case_load_error(code)
+    matrix["initrd/generator fails"] = case_generator_fails()
+    return matrix
+
+
+def run_case(name: str, action: Callable[[Root], str], work: str, rpms: Dict[str, str]) -> List[str]:
+    """Run one case in a fresh root; the list of problems (empty: survived, nothing lost)."""
+    base = os.path.join(work, name.replace("/", "_").replace("@", "_").replace(" ", "_"))
+    os.makedirs(base)
+    try:
+        root = Root(base, rpms)
+        try:
+            expected = action(root)
+        except (AssertionError, subprocess.TimeoutExpired) as exc:
+            return [f"recovery failed: {exc}"]
+        return root.check(expected)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
