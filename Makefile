@@ -8,7 +8,7 @@ APT_PACKAGES := python3-venv python3-rpm python3-solv python3-yaml rpm zypper cr
                 linux-headers-amd64
 PIP_PACKAGES := pytest pytest-mock PyYAML hypothesis
 
-.PHONY: setup deps test demo bench clean rpm fuzz
+.PHONY: setup deps test demo bench clean rpm fuzz reliability
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -77,3 +77,7 @@ fuzz: setup
 	    $(PY) tests/fuzz/fuzz_parsers.py $$t out/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
 	        -rss_limit_mb=2048 -timeout=10 2>&1 | tail -n 2 || exit 1; \
 	done
+
+# One summary line per area: faults, fuzzed inputs, tampered modules, races.
+reliability: setup
+	$(PY) tests/reliability/report.py

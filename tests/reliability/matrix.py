@@ -108,6 +108,7 @@ class Root:
 
 
 def build_rpms(work: str) -> Dict[str, str]:
+    os.makedirs(work, exist_ok=True)
     rpms = {}
     for version in ("1", "2"):
         ko = kobuild.write_module(os.path.join(work, f"lp{version}.ko"), f"livepatch_{version}_1_1",
@@ -158,6 +159,36 @@ def case_kill_upgrade(delay: float) -> Callable[[Root], str]:
         _kill_during(root.hook("posttrans", PKG, "2-1.1"), delay)
         root.run_hook("posttrans", PKG, "2-1.1")
         return "livepatch_2_1_1"
+    return action
+
+
+def case_kill_pre(delay: float) -> Callable[[Root], str]:
+    """The %pre gate is killed: rpm aborts that package (the old state stays); a retry installs."""
+    def action(root: Root) -> str:
+        _kill_during(root.hook("pre", PKG, "1-1.1", "1"), delay)
+        _install(root, "1")
+        root.run_hook("posttrans", PKG, "1-1.1")
+        return "livepatch_1_1_1"
+    return action
+
+
+def case_kill_plugin(delay: float) -> Callable[[Root], str]:
+    """The commit plugin is killed inside COMMITEND (libzypp drops it); %posttrans or the next
+    commit converges."""
+    def action(root: Root) -> str:
+        _install(root, "1")
+        step = (b'{"TransactionStepList": [{"solvable": {"a": "x86_64", "n": "%s", "r": "1.1", '
+                b'"v": "1"}, "stage": "ok", "type": "+"}]}' % PKG.encode())
+        frames = b"PLUGINBEGIN\n\n\0COMMITEND\n\n" + step + b"\0PLUGINEND\n\n\0_DISCONNECT\n\n\0"
+        code = ("import sys; from zypp_plugin_klp import plugin; "
+                "plugin.serve(0, 1, plugin.CommitPlugin(sys.argv[1], {}))")
+        proc = subprocess.Popen([sys.executable, "-c", code, root.root], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdin.write(frames)
+        proc.stdin.flush()
+        _kill_during(proc, delay)
+        root.run_hook("posttrans", PKG, "1-1.1")
+        return "livepatch_1_1_1"
     return action
 
 
@@ -224,6 +255,8 @@ def cases(kill_delays=(0.0, 0.02, 0.05, 0.1, 0.2)) -> Dict[str, Callable[[Root],
     """Every (step, fault) pair of the matrix."""
     matrix: Dict[str, Callable[[Root], str]] = {}
     for delay in kill_delays:
+        matrix[f"pre/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_pre(delay)
+        matrix[f"plugin-COMMITEND/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_plugin(delay)
         matrix[f"posttrans/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_posttrans(delay)
         matrix[f"postun/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_postun(delay)
         matrix[f"upgrade-posttrans/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_upgrade(delay)
