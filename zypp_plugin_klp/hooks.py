@@ -83,10 +83,6 @@ class Hook:
         from .errors import KlpError
         from .services import initrd
 
-        try:  # again, idempotently: %post's flag may have been lost (killed, disk full)
-            initrd.schedule(self.root, self.kernel)
-        except KlpError as exc:
-            self.say(f"warning: {exc}")
 
         if self._applies():
             from .drivers.kernel import open_kernel
@@ -96,6 +92,11 @@ class Hook:
             outcome = load_newest(self.root, open_kernel(self.root), RpmDb(self.root), self.kernel,
                                   wait_seconds(self.root, self.environ), on_wait=self.say)
             self.say(outcome.message if outcome.result != "failed" else f"warning: {outcome.message}")
+            if outcome.loaded_now:
+                try:  # again, idempotently: %post's flag may have been lost (killed, disk full)
+                    initrd.schedule(self.root, self.kernel)
+                except KlpError as exc:
+                    self.say(f"warning: {exc}")
         for message in initrd.regenerate(self.root, self.environ, run):
             self.say(f"warning: {message}")
         return 0

@@ -52,6 +52,7 @@ class Outcome:
     message: str
     module: Optional[str] = None
     package: Optional[str] = None
+    loaded_now: bool = False  # this call put the module into the kernel
 
 
 def _module_path(package: object, release: str) -> Optional[str]:
@@ -129,12 +130,13 @@ def _load_verified(root: str, kernel: KernelDriver, fd: int, rel_path: str, pack
         kernel.load_fd(fd, rel_path)
     except KlpError as exc:
         return Outcome(FAILED, f"cannot load {module} ({nvra}): {exc}", module, nvra)
-    return _settle(kernel, wait, interval, module, nvra)
+    return _settle(kernel, wait, interval, module, nvra, loaded_now=True)
 
 
-def _settle(kernel: KernelDriver, wait: float, interval: float, module: str, nvra: str) -> Outcome:
+def _settle(kernel: KernelDriver, wait: float, interval: float, module: str, nvra: str,
+            loaded_now: bool = False) -> Outcome:
     """Wait for ``module``'s own transition: LOADED once it completes, else IN_PROGRESS."""
     if kernel.wait_transition(wait, interval).completed:
-        return Outcome(LOADED, f"{module} ({nvra}) is active", module, nvra)
+        return Outcome(LOADED, f"{module} ({nvra}) is active", module, nvra, loaded_now)
     return Outcome(IN_PROGRESS, f"{module} ({nvra}) is loaded; its transition is still in progress "
-                                f"after {wait:g}s (see 'klp blocking -v')", module, nvra)
+                                f"after {wait:g}s (see 'klp blocking -v')", module, nvra, loaded_now)
