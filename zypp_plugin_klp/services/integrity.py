@@ -5,7 +5,9 @@ import hashlib
 import os
 import stat
 import time
+from ..core.elfmod import ModuleFormatError
 from ..drivers import host
+from ..drivers.modfiles import read_fd
 from ..errors import KlpError
 
 AUDIT_LOG = "var/log/klp-audit.log"
@@ -59,15 +61,11 @@ def _check(root: str, rel_path: str, package: object, release: str) -> int:
         name = ALGORITHMS.get(algorithm)
         if name is None:
             raise IntegrityError(f"{nvra} records {rel_path} with an unknown digest algorithm {algorithm}")
-        hasher = hashlib.new(name)
-        offset = 0
-        while True:
-            chunk = os.pread(fd, 1 << 20, offset)
-            if not chunk:
-                break
-            hasher.update(chunk)
-            offset += len(chunk)
-        if hasher.hexdigest() != digest:
+        try:
+            content = read_fd(fd)
+        except (OSError, ModuleFormatError) as exc:
+            raise IntegrityError(f"{rel_path} cannot be read: {exc}") from None
+        if hashlib.new(name, content).hexdigest() != digest:
             raise IntegrityError(f"{rel_path} differs from what {nvra} installed (its {name} digest "
                                  "does not match the rpm database): tampered or replaced")
     except BaseException:
