@@ -170,18 +170,28 @@ def test_commits_without_live_patches_cost_nothing(root):
     assert not os.path.exists(os.path.join(root, plugin.RECORDS))
 
 
-def test_unprivileged_plugin_never_crashes(root, build_ko, tmp_path):
+def test_unprivileged_plugin_never_crashes(root):
     """Run as nobody: nothing is writable or readable as root expects, yet every frame gets ACK."""
+    import shutil
     import subprocess
-    import sys
+    import tempfile
 
-    os.chmod(os.path.dirname(root), 0o755)
-    data = conversation(("COMMITBEGIN", body("+", "1")), ("COMMITEND", body("+", "1", "ok")),
-                        ("COMMITEND", body("-", "1", "ok")))
-    code = ("import os, sys; from zypp_plugin_klp import plugin; "
-            "sys.exit(plugin.serve(0, 1, plugin.CommitPlugin(sys.argv[1], {})))")
-    r = subprocess.run([sys.executable, "-c", code, root], input=data, capture_output=True,
-                       timeout=60, user=65534, group=65534)
+    import zypp_plugin_klp
+
+    # nobody must be able to import the package: a world-readable copy (the checkout may be 0700)
+    copy = tempfile.mkdtemp(prefix="klp-nobody.")
+    try:
+        os.chmod(copy, 0o755)
+        shutil.copytree(os.path.dirname(zypp_plugin_klp.__file__), os.path.join(copy, "zypp_plugin_klp"))
+        data = conversation(("COMMITBEGIN", body("+", "1")), ("COMMITEND", body("+", "1", "ok")),
+                            ("COMMITEND", body("-", "1", "ok")))
+        code = ("import sys; from zypp_plugin_klp import plugin; "
+                "sys.exit(plugin.serve(0, 1, plugin.CommitPlugin(sys.argv[1], {})))")
+        r = subprocess.run(["/usr/bin/python3", "-c", code, root], input=data, capture_output=True,
+                           timeout=60, user=65534, group=65534, cwd="/",
+                           env={"PYTHONPATH": copy, "PATH": "/usr/bin:/bin"})
+    finally:
+        shutil.rmtree(copy)
     assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
     reader = FrameReader()
     assert [f.command for f in reader.feed(r.stdout)] == ["ACK"] * 6
