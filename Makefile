@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := python3-venv python3-rpm python3-solv python3-yaml rpm zypper createrepo-c \
                 busybox-static kmod groff-base make gcc qemu-system-x86 linux-image-amd64 \
                 linux-headers-amd64
-PIP_PACKAGES := pytest pytest-mock PyYAML hypothesis
+PIP_PACKAGES := pytest pytest-mock PyYAML hypothesis mypy
 
 .PHONY: setup deps test demo bench clean rpm fuzz reliability
 

@@ -52,7 +52,8 @@ class Hook:
         report = inspect.blocking(self.root, details=1)
         if report.patch is None:
             return 0
-        blockers = ", ".join(sorted({f"{t.pid} ({t.details.comm or '?'})" for t in report.tasks})) \
+        blockers = ", ".join(sorted({f"{t.pid} ({(t.details.comm if t.details else None) or '?'})"
+                                     for t in report.tasks})) \
             or "no task found yet"
         self.say(f"cannot install {self.nvr}: the live patch transition of {report.patch.name} is "
                  f"still in progress, blocked by PID {blockers}; run 'klp wait' or 'klp blocking -v' "

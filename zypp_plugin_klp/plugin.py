@@ -49,11 +49,12 @@ class CommitPlugin:
     # -- protocol ------------------------------------------------------------------------------
     def handle(self, frame: Frame) -> Frame:
         """Answer one frame. Never raises: a failure is recorded and the answer is still ACK."""
-        handler = {"PLUGINBEGIN": None, "COMMITBEGIN": self.commit_begin,
-                   "COMMITEND": self.commit_end, "PLUGINEND": self.finish,
-                   "_DISCONNECT": self.finish}.get(frame.command, False)
-        if handler is False:
+        handlers = {"PLUGINBEGIN": None, "COMMITBEGIN": self.commit_begin,
+                    "COMMITEND": self.commit_end, "PLUGINEND": self.finish,
+                    "_DISCONNECT": self.finish}
+        if frame.command not in handlers:
             return Frame("_ENOMETHOD")
+        handler = handlers[frame.command]
         if handler is not None:
             try:
                 handler(frame)

@@ -273,7 +273,7 @@ def _patches(opts: Options, console: Console) -> int:
     return EXIT_OK
 
 
-def _blocking_report(opts: Options, console: Console, details: int):  # type: ignore[no-untyped-def]
+def _blocking_report(opts: Options, console: Console, details: int):  # noqa: ANN202
     from ..services import inspect
 
     if not _is_root():

@@ -9,7 +9,7 @@ import argparse
 import datetime as dt
 import sys
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional, Set, Tuple
 
 EXIT_OK, EXIT_EMPTY, EXIT_ERROR = 0, 1, 2
 
@@ -84,7 +84,9 @@ def run(argv: List[str], now: Optional[int] = None) -> int:
         text, missing = out.packages_report(args.packages, installed)
         say(text)
         return status or (EXIT_EMPTY if missing else EXIT_OK)
-    since, seen_products, seen_packages = None, {}, set()
+    since: Optional[str] = None
+    seen_products: Dict[str, int] = {}
+    seen_packages: Set[Tuple[str, str, int]] = set()
     if args.diff:
         try:
             with open(args.diff, encoding="utf-8") as handle:

@@ -99,7 +99,7 @@ class FrameReader:
         if self.error is not None:
             raise self.error
         self.buffer += data
-        frames = []
+        frames: list[Frame] = []
         while True:
             try:
                 frame = self._next()

@@ -10,7 +10,9 @@ import csv
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Pattern, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Pattern, Sequence, Tuple
+
+Newer = Callable[[str, str], bool]
 
 # End-of-life sort keys, as SUSE's tool orders them: Now < dates < n/a < never.
 NOW = 0
@@ -135,7 +137,7 @@ def _matching(rule: Rule, packages: Dict[str, List[Package]]) -> Iterable[Tuple[
 
 def apply_rules(rules: Sequence[Rule], installed: Dict[str, List[Package]],
                 available: Sequence[Tuple[str, str, str]], now: int,
-                newer: "callable") -> None:  # type: ignore[valid-type]
+                newer: Newer) -> None:
     """Fill every package's verdict from the rules (later rules win), then its ``eol``.
 
     Args:
@@ -167,7 +169,7 @@ def apply_rules(rules: Sequence[Rule], installed: Dict[str, List[Package]],
 
 
 def _successor(package: Package, successor: str, matches: List[str],
-               by_name: Dict[str, List[Tuple[str, str]]], newer: "callable") -> None:  # type: ignore[valid-type]
+               by_name: Dict[str, List[Tuple[str, str]]], newer: Newer) -> None:
     if len(successor) > 2 and successor.startswith("/") and successor.endswith("/"):
         pattern = successor[1:-1]
         for i in range(10):

@@ -23,9 +23,10 @@ class _Doc:
             raise self.fail(node, f"{what} must be a mapping")
         result: Dict[str, Any] = {}
         for key, value in node.value:
-            name = key.value if isinstance(key, yaml.ScalarNode) else None
-            if name not in allowed:
-                raise self.fail(key, f"unknown key {name!r} in {what} (allowed: {', '.join(allowed)})")
+            if not isinstance(key, yaml.ScalarNode) or key.value not in allowed:
+                label = key.value if isinstance(key, yaml.ScalarNode) else None
+                raise self.fail(key, f"unknown key {label!r} in {what} (allowed: {', '.join(allowed)})")
+            name = str(key.value)
             if name in result:
                 raise self.fail(key, f"duplicate key {name!r} in {what}")
             result[name] = value

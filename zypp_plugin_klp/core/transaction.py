@@ -73,5 +73,6 @@ def parse_steps(body: bytes) -> list[Step]:
                 or stage not in (None, "ok", "err") or isinstance(epoch, bool) \
                 or not isinstance(epoch, int):
             raise FrameError(f"invalid transaction step {json.dumps(item)[:120]}")
-        result.append(Step(kind, *fields, epoch=epoch, stage=stage))  # type: ignore[arg-type]
+        name, version, release, arch = (str(f) for f in fields)
+        result.append(Step(str(kind), name, version, release, arch, epoch=epoch, stage=stage))
     return result

@@ -11,7 +11,7 @@ MAX_MODULE_SIZE = 256 << 20
 
 def livepatch_dirs(root: str, release: str) -> list:
     """The directories that hold live patches for ``release`` inside ``root`` (existing ones)."""
-    found = []
+    found: list = []
     for base in MODULE_DIRS:
         path = os.path.join(root, base, release, "livepatch")
         if os.path.isdir(path) and os.path.realpath(path) not in [os.path.realpath(p) for p in found]:

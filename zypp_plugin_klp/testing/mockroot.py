@@ -118,23 +118,23 @@ class MockRoot:
         return result
 
     def chroot(self, *argv: str, env: Optional[Dict[str, str]] = None, **kw) \
-            -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+            -> subprocess.CompletedProcess:
         """Run ``argv`` chrooted into ROOT, where zypper's root is ``/`` and so its commit plugins
         run (libzypp skips them for ``--root``)."""
         inside = {"ZYPP_LOGFILE": "/var/log/zypper.log", "ZYPP_LOCKFILE_ROOT": "/",
                   "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **(env or {})}
         return self.run("chroot", self.root, *argv, env=inside, **kw)
 
-    def rpm(self, *args: str, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    def rpm(self, *args: str, **kw) -> subprocess.CompletedProcess:
         """The real rpm on ROOT's own database."""
         return self.run(*packages.rpm_command(self.root, *args), **kw)
 
-    def zypper(self, *args: str, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    def zypper(self, *args: str, **kw) -> subprocess.CompletedProcess:
         """The real zypper with ``--root ROOT``, non-interactive, unsigned local packages allowed."""
         return self.run("zypper", "--root", self.root, "--non-interactive", "--no-gpg-checks",
                         *args, **kw)
 
-    def klp(self, *args: str, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    def klp(self, *args: str, **kw) -> subprocess.CompletedProcess:
         """This machine's klp (the package under test) looking at ROOT."""
         return self.run(sys.executable, "-m", "zypp_plugin_klp.cli.klp", "--root", self.root,
                         *args, **kw)

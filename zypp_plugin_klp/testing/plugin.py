@@ -74,7 +74,7 @@ def klp_mockroot(request: pytest.FixtureRequest, klp_product_rpm: str) -> Iterat
 
 
 @pytest.fixture
-def klp_rpmbuild(tmp_path) -> Callable[..., List[str]]:  # type: ignore[no-untyped-def]
+def klp_rpmbuild(tmp_path) -> Callable[..., List[str]]:
     """Build a spec with the real rpmbuild; returns the binary RPMs it produced."""
 
     def build(spec: str, sources: str, **defines: str) -> List[str]:
