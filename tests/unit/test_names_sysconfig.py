@@ -24,7 +24,6 @@ def test_other_packages_have_no_kernel(name):
 
 def test_module_naming():
     assert names.module_file("1", "5.3.2") == "livepatch-1-5.3.2.ko"
-    assert names.module_name("1", "5.3.2") == "livepatch_1_5_3_2"
     with pytest.raises(ValueError):
         names.split_release("nodash")
 

@@ -161,7 +161,7 @@ def test_state_round_trips_through_dict():
 
 def test_release_only_vermagic_difference_passes_like_a_modversions_kernel():
     """Seen under qemu on Debian's 6.1: with modversions the kernel compares only the vermagic
-    flags, so the release check is ours (KernelDriver.inspect_module), not the kernel's."""
+    flags, so the release check is ours (KernelDriver.inspect_fd), not the kernel's."""
     s = state()
     s.load("lp1", [F], vermagic="6.1.0-99-default SMP preempt mod_unload modversions")
     assert "lp1" in s.modules

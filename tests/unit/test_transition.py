@@ -5,18 +5,17 @@ import pytest
 from zypp_plugin_klp.core import transition as tr
 
 
-def test_status_ready_without_patches():
-    assert tr.overall_status([]) == "ready"
+def test_no_transitioning_patch_without_patches():
+    assert tr.transitioning_patch([]) is None
 
 
-def test_status_in_progress_when_any_patch_transitions():
+def test_the_patch_with_transition_1_is_the_transitioning_one():
     patches = [tr.Patch("a", enabled=1, transition=0), tr.Patch("b", enabled=1, transition=1)]
-    assert tr.overall_status(patches) == "in_progress"
     assert tr.transitioning_patch(patches).name == "b"
 
 
-def test_kernels_without_transition_attribute_are_ready():
-    assert tr.overall_status([tr.Patch("old", enabled=1, transition=None)]) == "ready"
+def test_kernels_without_transition_attribute_have_none_transitioning():
+    assert tr.transitioning_patch([tr.Patch("old", enabled=1, transition=None)]) is None
 
 
 @pytest.mark.parametrize("enabled, target", [(1, tr.PATCHED), (0, tr.UNPATCHED)])

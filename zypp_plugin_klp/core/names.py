@@ -31,8 +31,3 @@ def release_from_package(name: str) -> Optional[str]:
 def module_file(version: str, release: str) -> str:
     """File name of a live patch module: ``livepatch-<ver>-<rel>.ko``."""
     return f"livepatch-{version}-{release}.ko"
-
-
-def module_name(version: str, release: str) -> str:
-    """Module name of a live patch: ``livepatch_<ver>_<rel with . as _>``."""
-    return f"livepatch_{version}_{release}".replace(".", "_").replace("-", "_")

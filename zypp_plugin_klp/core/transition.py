@@ -32,11 +32,6 @@ def transitioning_patch(patches: Iterable[Patch]) -> Optional[Patch]:
     return None
 
 
-def overall_status(patches: Iterable[Patch]) -> str:
-    """``in_progress`` while any patch transitions, else ``ready`` (what SUSE's ``klp status`` prints)."""
-    return IN_PROGRESS if transitioning_patch(patches) else READY
-
-
 def transition_target(patch: Patch) -> int:
     """The patch_state every task must reach: PATCHED when enabling, UNPATCHED when disabling."""
     return PATCHED if patch.enabled == 1 else UNPATCHED

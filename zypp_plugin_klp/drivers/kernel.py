@@ -59,16 +59,8 @@ class KernelDriver:
         except OSError as exc:
             raise KernelError(f"cannot read {path}: {exc.strerror}", exc.errno or 0) from None
 
-    def inspect_module(self, path: str) -> ModuleInfo:
-        """Read and check a module file before loading; KernelError when it must not be loaded."""
-        fd = self._open(path)
-        try:
-            return self.inspect_fd(fd, path)
-        finally:
-            os.close(fd)
-
     def inspect_fd(self, fd: int, label: str) -> ModuleInfo:
-        """:meth:`inspect_module` for a file already open as ``fd``."""
+        """Read and check the module open as ``fd``; KernelError when it must not be loaded."""
         name = os.path.basename(label)
         try:
             data = read_fd(fd)

@@ -114,11 +114,6 @@ class SimulatedKernel(KernelDriver):
         finally:
             os.close(lock)
 
-    def snapshot(self) -> SimState:
-        """A copy of the current state (for tests and the simkernel command)."""
-        with self._state() as state:
-            return state
-
     # -- KernelDriver --------------------------------------------------------------------------
     def _insert(self, fd: int, info: ModuleInfo, label: str) -> None:
         with self._state() as state:
