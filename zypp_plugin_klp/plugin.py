@@ -72,14 +72,10 @@ class CommitPlugin:
         return steps
 
     def _config_wait(self, key: str, default: float) -> float:
+        from .core.sysconfig import seconds
         from .drivers import host
 
-        raw = host.sysconfig(self.root, "livepatching").get(key)
-        try:
-            value = float(raw) if raw else default
-        except ValueError:
-            value = default
-        return min(max(value, 0.0), MAX_WAIT)
+        return seconds(host.sysconfig(self.root, "livepatching").get(key), default, MAX_WAIT)
 
     def commit_begin(self, frame: Frame) -> None:
         """Note odd steps; wait (bounded) for a running transition before rpm's %pre gate."""

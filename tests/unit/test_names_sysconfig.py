@@ -48,3 +48,13 @@ def test_livepatch_mode(values, mode):
 ])
 def test_may_load(mode, tu, allowed):
     assert may_load(mode, tu) is allowed
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (None, 15.0), ("", 15.0), ("3", 3.0), ("2.5", 2.5), ("-4", 0.0), ("soon", 15.0), ("nan", 15.0),
+    ("3600", 25.0), ("inf", 25.0),
+])
+def test_seconds_settings(raw, expected):
+    from zypp_plugin_klp.core.sysconfig import seconds
+
+    assert seconds(raw, 15.0, cap=25.0) == expected

@@ -40,3 +40,15 @@ def may_load(mode: str, transactional_update: Optional[str]) -> bool:
     if mode == "auto" and transactional_update:
         return False
     return True
+
+
+def seconds(raw: Optional[str], default: float, cap: float = float("inf")) -> float:
+    """A number of seconds from a setting (LIVEPATCH_WAIT, ...): ``default`` when unset or not a
+    number, never negative, at most ``cap``."""
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = default
+    if value != value:  # NaN
+        value = default
+    return min(max(value, 0.0), cap)

@@ -103,28 +103,10 @@ def _remove_stale_temporaries(dfd: int, name: str) -> None:
 
 
 def write_user_file(path: str, data: bytes) -> None:
-    """Atomically write a file the user named (its directories may be symlinks, as users expect;
-    a symlink at the file itself is replaced, not followed)."""
-    _replace_in(os.path.dirname(os.path.abspath(path)), os.path.basename(path), data)
-
-
-def _replace_in(directory: str, name: str, data: bytes) -> None:
-    tmp = os.path.join(directory, f".{name}.klp-{os.getpid()}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, os.path.join(directory, name))
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise HostFileError(f"cannot write {os.path.join(directory, name)}: {exc.strerror or exc}") \
-            from None
+    """Atomically write a file the user named: its directories may be symlinks, as users expect
+    (they are resolved first); a symlink at the file itself is replaced, not followed."""
+    directory = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    write_file(directory, os.path.basename(path), data)
 
 
 def remove_file(root: str, relpath: str) -> bool:

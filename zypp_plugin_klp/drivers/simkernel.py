@@ -17,7 +17,7 @@ from ..core.elfmod import ModuleInfo, livepatch_functions
 from ..core.scenario import parse_scenario
 from ..core.simulation import SimState, SimThread
 from ..errors import KlpError, ScenarioError
-from . import sysfs
+from . import host, sysfs
 from .kernel import SIMULATOR_STATE, KernelDriver
 
 LOCK = SIMULATOR_STATE + ".lock"
@@ -32,16 +32,6 @@ def overwrite(path: str, text: str, mode: int = 0o644) -> None:
         os.ftruncate(fd, len(data))
     finally:
         os.close(fd)
-
-
-def atomic_write(path: str, text: str) -> None:
-    """Write a whole file through a temporary file and rename."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _stack_text(stack: Sequence[str]) -> str:
@@ -77,7 +67,7 @@ class SimulatedKernel(KernelDriver):
             _write_thread(root, thread, full=True)
         state.dirty.clear()
         _sync_sysfs(root, state)
-        atomic_write(os.path.join(root, SIMULATOR_STATE), json.dumps(state.to_dict()))
+        host.write_file(root, SIMULATOR_STATE, json.dumps(state.to_dict()).encode())
         return cls(root)
 
     @classmethod
@@ -108,9 +98,10 @@ class SimulatedKernel(KernelDriver):
                 # The state is saved first, marked as being written out: a writer killed while
                 # rewriting the tree leaves that mark, and the next one completes the rewrite
                 # (the real kernel changes its sysfs atomically; the simulator must look so).
-                atomic_write(path, json.dumps({**state.to_dict(), "syncing": True}))
+                host.write_file(self.root, SIMULATOR_STATE,
+                                json.dumps({**state.to_dict(), "syncing": True}).encode())
                 _sync(self.root, state)
-                atomic_write(path, json.dumps(state.to_dict()))
+                host.write_file(self.root, SIMULATOR_STATE, json.dumps(state.to_dict()).encode())
         finally:
             os.close(lock)
 

@@ -37,11 +37,10 @@ def may_load_now(root: str, environ: Dict[str, str], kernel_release: str) -> boo
 
 def wait_seconds(root: str, environ: Dict[str, str], default: float = 15.0) -> float:
     """LIVEPATCH_WAIT from /etc/sysconfig/livepatching (KLP_WAIT in the environment wins)."""
-    raw = environ.get("KLP_WAIT") or host.sysconfig(root, "livepatching").get("LIVEPATCH_WAIT")
-    try:
-        return max(0.0, float(raw)) if raw else default
-    except ValueError:
-        return default
+    from ..core.sysconfig import seconds
+
+    return seconds(environ.get("KLP_WAIT") or host.sysconfig(root, "livepatching").get("LIVEPATCH_WAIT"),
+                   default)
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,15 @@ install -D -m 0644 %{{SOURCE0}} %{{buildroot}}{target}
 * Mon Nov 23 2026 Live Patching Team <klp@example.com> - {version}-{rel}
 {changelog}
 """)
-    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}",
+    return rpmbuild(spec, top)
+
+
+def rpmbuild(spec: str, top: str, *options: str) -> str:
+    """Build ``spec`` with the real rpmbuild in ``top`` (private ``_dbpath``, no post-install
+    scripts); return the one binary RPM it produced."""
+    subprocess.run(["rpmbuild", "-bb", *options, "--define", f"_topdir {top}",
                     "--define", f"_dbpath {top}/db", "--define", "__os_install_post %{nil}",
-                    "--define", "debug_package %{nil}", spec],
-                   check=True, capture_output=True)
+                    "--define", "debug_package %{nil}", spec], check=True, capture_output=True)
     rpms = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(top, "RPMS")) for f in files]
     if len(rpms) != 1:
         raise RuntimeError(f"rpmbuild produced {rpms}")
@@ -82,9 +87,7 @@ def build_plain_rpm(workdir: str, name: str, version: str = "1", release: str = 
                      f"License: GPL-2.0-or-later\nBuildArch: {arch}\n"
                      + "".join(f"Provides: {p}\n" for p in provides)
                      + f"%description\n{name} for tests.\n%files\n")
-    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}", "--define", f"_dbpath {top}/db",
-                    spec], check=True, capture_output=True)
-    shutil.copy(os.path.join(top, "RPMS", arch, os.path.basename(path)), path)
+    shutil.copy(rpmbuild(spec, top), path)
     return path
 
 
@@ -107,12 +110,6 @@ def build_from_template(workdir: str, ko_path: str, release: str, version: str, 
     with open(spec, "w", encoding="utf-8") as handle:
         handle.write(head + "%changelog\n* Mon Nov 23 2026 Live Patching Team <klp@example.com> - "
                      f"{version}-1.1\n{changelog}\n")
-    top = os.path.join(src, "top")
-    subprocess.run(["rpmbuild", "-bb", "--load", macros, "--define", f"_topdir {top}",
-                    "--define", f"_sourcedir {src}", "--define", f"_dbpath {top}/db",
-                    "--define", "__os_install_post %{nil}", "--define", f"klp_kernel_release {release}",
-                    "--define", f"klp_version {version}", spec], check=True, capture_output=True)
-    rpms = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(top, "RPMS")) for f in files]
-    if len(rpms) != 1:
-        raise RuntimeError(f"rpmbuild produced {rpms}")
-    return rpms[0]
+    return rpmbuild(spec, os.path.join(src, "top"), "--load", macros,
+                    "--define", f"_sourcedir {src}", "--define", f"klp_kernel_release {release}",
+                    "--define", f"klp_version {version}")
