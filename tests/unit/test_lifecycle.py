@@ -128,3 +128,14 @@ def test_empty_reports_and_save_diff_round_trip():
     assert pkgs == {("a", "1-1", p.eol)}
     with pytest.raises(ValueError):
         out.load_saved("<report><package eol='x'/></report>")
+
+
+@pytest.mark.parametrize("offset_days, kind, days", [
+    (-3, "expired", -4), (0, "expired", -1), (10, "soon", 9), (30, "soon", 29), (31, "soon", 30),
+    (32, "later", 31),
+])
+def test_expiry_classification(offset_days, kind, days):
+    now = lc.parse_date("2026-11-25") + 3600  # one hour into the day
+    eol = lc.parse_date("2026-11-25") + offset_days * 86400
+    assert lc.expiry(eol, now) == (kind, days)
+    assert lc.expiry(None, now) == ("unknown", 0)

@@ -222,7 +222,8 @@ def _stream_expiry(opts: Options, console: Console) -> None:
     from ..core.names import package_name
     from ..drivers.rpmdb import RpmDb, RpmDbError
     from ..drivers.sysfs import kernel_release
-    from ..services.lifecycle import expiry_text, package_eol
+    from ..core.lifecycle import expiry, format_eol
+    from ..services.lifecycle import package_eol
 
     release = kernel_release(opts.root)
     try:
@@ -232,14 +233,14 @@ def _stream_expiry(opts: Options, console: Console) -> None:
     if not installed:
         return
     newest = installed[-1]
-    text = expiry_text(package_eol(opts.root, newest.name, f"{newest.version}-{newest.release}",
-                                   newest.arch), int(time.time()))
-    if text.endswith("(expired)"):
-        console.out(f"live patch stream {newest.name} expired on {text.split()[0]}: no more live "
+    eol = package_eol(opts.root, newest.name, f"{newest.version}-{newest.release}", newest.arch)
+    kind, days = expiry(eol, int(time.time()))
+    if eol is not None and kind == "expired":
+        console.out(f"live patch stream {newest.name} expired on {format_eol(eol)}: no more live "
                     "patches for this kernel; plan a kernel update and reboot\n")
-    elif text.endswith("days)"):
-        console.out(f"live patch stream {newest.name} expires on {text.split()[0]} "
-                    f"{' '.join(text.split()[1:])}: plan a kernel update and reboot\n")
+    elif eol is not None and kind == "soon":
+        console.out(f"live patch stream {newest.name} expires on {format_eol(eol)} (in {days} days): "
+                    "plan a kernel update and reboot\n")
 
 
 def _check(opts: Options, console: Console) -> int:

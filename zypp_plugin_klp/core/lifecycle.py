@@ -56,6 +56,19 @@ def format_eol(eol: int) -> str:
     return dt.datetime.fromtimestamp(eol, dt.timezone.utc).strftime("%Y-%m-%d")
 
 
+SOON_DAYS = 30  # how early a live patch stream's end is called out
+
+
+def expiry(eol: Optional[int], now: int, soon_days: int = SOON_DAYS) -> Tuple[str, int]:
+    """(``unknown`` | ``expired`` | ``soon`` | ``later``, whole days left) for an end of support."""
+    if eol is None:
+        return "unknown", 0
+    days = (eol - now) // 86400
+    if eol <= now:
+        return "expired", days
+    return ("soon" if days <= soon_days else "later"), days
+
+
 def parse_lifecycle(text: str, source: str) -> Tuple[List[Rule], List[str]]:
     """Rules of one lifecycle file and ``source:line: reason`` for every line skipped."""
     rules: List[Rule] = []

@@ -113,14 +113,12 @@ def package_eol(root: str, name: str, edition: str, arch: str) -> Optional[int]:
     return package.package_eol
 
 
-def expiry_text(eol: Optional[int], now: int, soon_days: int = 30) -> str:
-    """``2027-01-15``, ``2027-01-15 (in 12 days)`` within ``soon_days``, ``... (expired)``, or
-    ``unknown`` without lifecycle data."""
-    from ..core.lifecycle import format_eol
+def expiry_text(eol: Optional[int], now: int) -> str:
+    """``2027-01-15``, ``2027-01-15 (in 12 days)`` when soon, ``... (expired)``, or ``unknown``
+    without lifecycle data (what ``klp -vv patches`` prints after ``expires:``)."""
+    from ..core.lifecycle import expiry, format_eol
 
+    kind, days = expiry(eol, now)
     if eol is None:
         return "unknown"
-    if eol <= now:
-        return f"{format_eol(eol)} (expired)"
-    days = (eol - now) // 86400
-    return f"{format_eol(eol)} (in {days} days)" if days <= soon_days else format_eol(eol)
+    return format_eol(eol) + {"expired": " (expired)", "soon": f" (in {days} days)"}.get(kind, "")
