@@ -195,3 +195,28 @@ def test_unprivileged_plugin_never_crashes(root):
     assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr
     reader = FrameReader()
     assert [f.command for f in reader.feed(r.stdout)] == ["ACK"] * 6
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "\u0663", "+3", " 3", "3 ", "1" * 40])
+def test_non_ascii_content_length_is_refused_without_a_traceback(root, length):
+    """Attack (issue 15.7): ``content-length:²`` passed ``str.isdigit`` and crashed the frame
+    reader with ValueError; ``٣`` was read as 3. PLUGINBEGIN, in the same chunk, still gets ACK."""
+    data = b"PLUGINBEGIN\n\n\0" + b"COMMITBEGIN\ncontent-length:" + length.encode() + \
+        b"\n\n{} \0" + b"_DISCONNECT\n\n\0"  # a 3-byte body
+    replies, record, _ = converse(root, data, chunk=len(data))
+    assert replies == ["ACK"]
+    assert record is not None and any("content-length" in e for e in record["errors"])
+
+
+@pytest.mark.parametrize("name, release", [(PKG + "\n", "1.1\n2026-01-01T00:00:00Z +forged"),
+                                           (PKG, "1.1\n2026-01-01T00:00:00Z +forged")])
+def test_a_newline_in_a_step_never_forges_a_log_line(root, name, release):
+    """Attack (issue 15.8): ``...-default\\n`` matched the name pattern's ``$``, and a release
+    with a newline put a forged line into the commit record and ``klp log``."""
+    step = {"type": "+", "solvable": {"n": name, "v": "1", "a": "x86_64", "r": release}}
+    forged = json.dumps({"TransactionStepList": [step]}).encode()
+    replies, record, _ = converse(root, conversation(("COMMITBEGIN", forged)))
+    assert replies == ["ACK"] * 4
+    assert record["steps"] == [] and any("invalid transaction step" in e for e in record["errors"])
+    log = run_klp("--root", root, "log").stdout.splitlines()
+    assert log and all(line.startswith(record["started"]) for line in log), log

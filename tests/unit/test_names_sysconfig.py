@@ -58,3 +58,10 @@ def test_seconds_settings(raw, expected):
     from zypp_plugin_klp.core.sysconfig import seconds
 
     assert seconds(raw, 15.0, cap=25.0) == expected
+
+
+@pytest.mark.parametrize("name", ["kernel-livepatch-6_1_0-26-default\n",
+                                  "kernel-livepatch-6_1_0-26-default\nx",
+                                  "kernel-livepatch-6_1_0-26-default-debuginfo"])
+def test_only_whole_names_are_live_patch_packages(name):
+    assert names.release_from_package(name) is None

@@ -15,6 +15,13 @@ MAX_FRAME = 8 << 20  # libzypp's transaction bodies are kilobytes; anything near
 _COMMAND_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
+def _ascii_number(text: str) -> int | None:
+    """``text`` as a decimal number of ASCII digits only (``str.isdigit`` admits ``²``, ``٣``)."""
+    if not text or len(text) > 12 or text.strip("0123456789"):
+        return None
+    return int(text)
+
+
 def _valid_command(command: bytes) -> bool:
     return 0 < len(command) <= 64 and not command[:1].isdigit() and \
         all(c in _COMMAND_CHARS for c in command)
@@ -143,9 +150,10 @@ class FrameReader:
         start = end + 2
         length_text = next((v for k, v in raw_headers if k == "content-length"), None)
         if length_text is not None:
-            if not length_text.isdigit() or int(length_text) > self.limit:
+            length = _ascii_number(length_text)
+            if length is None or length > self.limit:
                 raise FrameError(f"invalid content-length {length_text[:20]!r}")
-            stop = start + int(length_text)
+            stop = start + length
             if len(buf) < stop + 1:
                 return None
             if buf[stop:stop + 1] != b"\0":

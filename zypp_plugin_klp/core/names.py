@@ -3,7 +3,7 @@
 import re
 from typing import Optional, Tuple
 
-_PACKAGE = re.compile(r"^kernel-livepatch-(?P<kver>[0-9][0-9A-Za-z_]*-[0-9A-Za-z_]+)-(?P<flavor>[a-z0-9]+)$")
+_PACKAGE = re.compile(r"kernel-livepatch-(?P<kver>[0-9][0-9A-Za-z_]*-[0-9A-Za-z_]+)-(?P<flavor>[a-z0-9]+)")
 
 
 def package_name(release: str) -> str:
@@ -22,7 +22,7 @@ def split_release(release: str) -> Tuple[str, str]:
 
 def release_from_package(name: str) -> Optional[str]:
     """Inverse of :func:`package_name`, or None for other package names."""
-    match = _PACKAGE.match(name)
+    match = _PACKAGE.fullmatch(name)
     if match is None:
         return None
     return f"{match.group('kver').replace('_', '.')}-{match.group('flavor')}"

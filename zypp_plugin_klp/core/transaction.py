@@ -50,6 +50,12 @@ def mentions_livepatch(body: bytes) -> bool:
     return LIVEPATCH_PREFIX in body
 
 
+def _has_control(field: object) -> bool:
+    """rpm never puts control characters in a name, version, release or arch: such a step is
+    forged (a newline in it would forge lines in records and ``klp log``)."""
+    return isinstance(field, str) and any(ord(c) < 0x20 or ord(c) == 0x7f for c in field)
+
+
 def parse_steps(body: bytes) -> list[Step]:
     """Parse ``{"TransactionStepList": [...]}``; FrameError on anything malformed."""
     import json  # lazy: commits without live patches never get here (see mentions_livepatch)
@@ -71,7 +77,7 @@ def parse_steps(body: bytes) -> list[Step]:
         epoch = solvable.get("e", 0)
         if kind not in (INSTALL, ERASE, MULTIVERSION) or not all(isinstance(f, str) for f in fields) \
                 or stage not in (None, "ok", "err") or isinstance(epoch, bool) \
-                or not isinstance(epoch, int):
+                or not isinstance(epoch, int) or any(_has_control(f) for f in fields):
             raise FrameError(f"invalid transaction step {json.dumps(item)[:120]}")
         name, version, release, arch = (str(f) for f in fields)
         result.append(Step(str(kind), name, version, release, arch, epoch=epoch, stage=stage))
