@@ -37,8 +37,8 @@ if PROJECT not in sys.path:
 
 from kobuild import write_module  # noqa: E402  (fixtures/kobuild.py)
 
-from zypp_plugin_klp.core.simulation import FEATURES, SimState, SimThread  # noqa: E402
-from zypp_plugin_klp.drivers.simkernel import SimulatedKernel  # noqa: E402
+from zypp_plugin_klp.sim.model import FEATURES, SimState, SimThread  # noqa: E402
+from zypp_plugin_klp.sim.driver import SimulatedKernel  # noqa: E402
 from zypp_plugin_klp.errors import KlpError  # noqa: E402
 
 RELEASE = "6.1.0-26-default"

@@ -14,7 +14,7 @@ sys.path.insert(0, FIXTURES)
 
 import kobuild  # noqa: E402
 
-from zypp_plugin_klp.drivers.simkernel import SimulatedKernel  # noqa: E402
+from zypp_plugin_klp.sim.driver import SimulatedKernel  # noqa: E402
 from zypp_plugin_klp.testing import packages  # noqa: E402
 
 DEMO_SCENARIO = os.path.join(FIXTURES, "scenarios", "demo.yaml")

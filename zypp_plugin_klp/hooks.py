@@ -40,16 +40,18 @@ class Hook:
 
     def _applies(self) -> bool:
         """Whether this package's patch is for the running kernel and may be loaded now."""
-        from .services.apply import may_load_now
+        from .services.load import may_load_now
+        from .wiring import open_kernel
 
-        return may_load_now(self.root, self.environ, self.kernel)
+        return may_load_now(open_kernel(self.root), self.environ, self.kernel)
 
     def pre(self) -> int:
-        from .services import inspect
+        from .services import report as reports
+        from .wiring import open_kernel
 
         if not self._applies():
             return 0
-        report = inspect.blocking(self.root, details=1)
+        report = reports.blocking(open_kernel(self.root), details=1)
         if report.patch is None:
             return 0
         blockers = ", ".join(sorted({f"{t.pid} ({(t.details.comm if t.details else None) or '?'})"
@@ -67,30 +69,28 @@ class Hook:
         return 0
 
     def postun(self) -> int:
-        from .drivers.runner import run
         from .services import initrd, remove
+        from .wiring import runner
 
         if self.count != 0:
             return 0  # an upgrade: the new version's scriptlets do the work
         remove.after_erase(self.root, self.nvr, self.kernel)
         self.say(f"{self.nvr} removed; the running kernel keeps the live patch until a reboot "
                  "('zypper needs-rebooting' says so)")
-        for message in initrd.regenerate(self.root, self.environ, run):
+        for message in initrd.regenerate(self.root, self.environ, runner()):
             self.say(f"warning: {message}")
         return 0
 
     def posttrans(self) -> int:
-        from .drivers.runner import run
         from .errors import KlpError
         from .services import initrd
-
+        from .wiring import runner
 
         if self._applies():
-            from .drivers.kernel import open_kernel
-            from .drivers.rpmdb import RpmDb
-            from .services.apply import load_newest, wait_seconds
+            from .services.load import load_newest, wait_seconds
+            from .wiring import open_kernel, open_rpmdb
 
-            outcome = load_newest(self.root, open_kernel(self.root), RpmDb(self.root), self.kernel,
+            outcome = load_newest(self.root, open_kernel(self.root), open_rpmdb(self.root), self.kernel,
                                   wait_seconds(self.root, self.environ), on_wait=self.say)
             self.say(outcome.message if outcome.result != "failed" else f"warning: {outcome.message}")
             if outcome.loaded_now:
@@ -98,7 +98,7 @@ class Hook:
                     initrd.schedule(self.root, self.kernel)
                 except KlpError as exc:
                     self.say(f"warning: {exc}")
-        for message in initrd.regenerate(self.root, self.environ, run):
+        for message in initrd.regenerate(self.root, self.environ, runner()):
             self.say(f"warning: {message}")
         return 0
 

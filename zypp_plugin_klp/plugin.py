@@ -26,10 +26,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from .drivers.kernel import KernelDriver
+
 from .core.frames import Frame, FrameError, FrameReader, encode
 from .core.transaction import ERASE, INSTALL, MULTIVERSION, Step, mentions_livepatch, parse_steps
 
-from .state import RECORDS  # noqa: E402,F401  (klp log reads it from here too)
+from .paths import RECORDS  # noqa: E402,F401  (klp log reads it from here too)
 KEEP_RECORDS = 20
 MAX_WAIT = 25.0  # libzypp drops a plugin that takes 30 s to answer
 
@@ -79,12 +81,13 @@ class CommitPlugin:
 
     def commit_begin(self, frame: Frame) -> None:
         """Note odd steps; wait (bounded) for a running transition before rpm's %pre gate."""
-        from .drivers import sysfs
+        from .wiring import open_kernel
 
         steps = self._steps(frame)
         if not steps:
             return
-        running = sysfs.kernel_release(self.root)
+        kernel = open_kernel(self.root)
+        running = kernel.kernel_release()
         installs = [s for s in steps if s.type in (INSTALL, MULTIVERSION)]
         for step in installs:
             if step.kernel != running and \
@@ -94,26 +97,27 @@ class CommitPlugin:
         names = [s.name for s in installs]
         for name in sorted({n for n in names if names.count(n) > 1}):
             self._decide(f"several versions of {name} in one commit: only the newest matters")
-        if not any(s.kernel == running for s in installs) or not sysfs.any_transition(self.root):
+        if not any(s.kernel == running for s in installs) or not kernel.in_transition():
             return
-        from .drivers.kernel import open_kernel
-
         wait = self._config_wait("LIVEPATCH_PLUGIN_WAIT", 20.0)
-        result = open_kernel(self.root).wait_transition(wait, 0.5)
+        result = kernel.wait_transition(wait, 0.5)
         self._decide(f"waited {result.elapsed:.1f}s for the transition of {result.patch}: " +
                      ("completed" if result.completed else
                       "still in progress, the %pre gate will refuse the new patch"))
 
     def commit_end(self, frame: Frame) -> None:
         """Make the outcome right whatever the scriptlets managed: newest patch loaded, notices."""
-        from .drivers import sysfs
+        from .wiring import open_kernel
 
         steps = [s for s in self._steps(frame) if s.stage == "ok"]
-        running = sysfs.kernel_release(self.root)
+        if not steps:
+            return
+        kernel = open_kernel(self.root)
+        running = kernel.kernel_release()
         installed_names = {s.name for s in steps if s.type in (INSTALL, MULTIVERSION)}
         ours = [s for s in steps if s.type in (INSTALL, MULTIVERSION) and s.kernel == running]
         if ours and not self._posttrans_did_it(ours):
-            self._ensure_loaded(running)
+            self._ensure_loaded(kernel, running)
         for step in steps:
             if step.type == ERASE and step.name not in installed_names:
                 self._ensure_erase_notice(step)
@@ -124,7 +128,7 @@ class CommitPlugin:
         import json
 
         from .drivers import host
-        from .state import FAILED, LAST_LOAD
+        from .paths import FAILED, LAST_LOAD
 
         text = host.read_file(self.root, LAST_LOAD)
         try:
@@ -139,28 +143,27 @@ class CommitPlugin:
             return True
         return False
 
-    def _ensure_loaded(self, release: str) -> None:
-        from .drivers.kernel import open_kernel
-        from .drivers.rpmdb import RpmDb
-        from .services.apply import load_newest, may_load_now
+    def _ensure_loaded(self, kernel: KernelDriver, release: str) -> None:
+        from .services.load import load_newest, may_load_now
+        from .wiring import open_rpmdb
 
-        if not may_load_now(self.root, self.environ, release):
+        if not may_load_now(kernel, self.environ, release):
             self._decide(f"not loading live patches for {release} (LIVEPATCH_KERNEL or build root)")
             return
         wait = self._config_wait("LIVEPATCH_PLUGIN_WAIT", 20.0)
-        outcome = load_newest(self.root, open_kernel(self.root), RpmDb(self.root), release, wait,
+        outcome = load_newest(self.root, kernel, open_rpmdb(self.root), release, wait,
                               on_wait=self._decide)
         self.record["actions"].append({"load": outcome.result, "message": outcome.message})
 
     def _ensure_erase_notice(self, step: Step) -> None:
-        from .drivers.runner import run
         from .services import initrd, remove
+        from .wiring import runner
 
         if any(n.get("package") == step.nvr for n in remove.notices(self.root)):
             self._decide(f"{step.nvr}: reboot notice already recorded by %postun")
             return
         remove.after_erase(self.root, step.nvr, step.kernel or "")
-        messages = initrd.regenerate(self.root, self.environ, run)
+        messages = initrd.regenerate(self.root, self.environ, runner())
         self.record["actions"].append({"erase": step.nvr, "initrd": messages or "ok"})
 
     def _decide(self, text: str) -> None:

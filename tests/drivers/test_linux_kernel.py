@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from zypp_plugin_klp.drivers.kernel import LinuxKernel
+from zypp_plugin_klp.drivers.linux import LinuxKernel
 from zypp_plugin_klp.errors import KernelError
 
 from conftest import VERMAGIC

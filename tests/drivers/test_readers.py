@@ -3,7 +3,8 @@
 import os
 
 from zypp_plugin_klp.drivers import procfs, sysfs
-from zypp_plugin_klp.services import inspect
+from zypp_plugin_klp.services import report as inspect
+from zypp_plugin_klp.wiring import open_kernel
 
 from conftest import FIXTURES
 
@@ -26,13 +27,13 @@ def test_loaded_livepatch_modules_come_from_the_taint_flag():
 
 def test_status_and_release():
     assert sysfs.any_transition(HOSTILE) is True
-    assert inspect.status(HOSTILE) == "in_progress"
+    assert inspect.status(open_kernel(HOSTILE)) == "in_progress"
     assert sysfs.kernel_release(HOSTILE) == "6.1.0-26-default"
 
 
 def test_missing_root_reads_as_no_live_patching(tmp_path):
     assert sysfs.read_patches(str(tmp_path)) == []
-    assert inspect.status(str(tmp_path)) == "ready"
+    assert inspect.status(open_kernel(str(tmp_path))) == "ready"
     assert procfs.scan_blocking(str(tmp_path), 1, procfs.WalkStats()) == ([], 0)
     assert sysfs.kernel_release(str(tmp_path)) == ""
 
@@ -47,7 +48,7 @@ def test_task_walk_skips_garbage_and_missing_files():
 
 
 def test_blocking_report_on_hostile_tree():
-    report = inspect.blocking(HOSTILE, details=2)
+    report = inspect.blocking(open_kernel(HOSTILE), details=2)
     assert report.patch.name == "livepatch_2" and report.target == 1
     assert [(t.pid, t.tid) for t in report.tasks] == [(1, 1), (70, 70)]
     assert report.total == 4 and report.switched == 2

@@ -5,8 +5,8 @@ import errno
 
 import pytest
 
-from zypp_plugin_klp.core.scenario import parse_scenario
-from zypp_plugin_klp.drivers.simkernel import SimulatedKernel
+from zypp_plugin_klp.sim.scenario import parse_scenario
+from zypp_plugin_klp.sim.driver import SimulatedKernel
 from zypp_plugin_klp.errors import KernelError
 
 from conftest import run_klp

@@ -6,11 +6,13 @@ import os
 
 import pytest
 
-from zypp_plugin_klp.drivers import kernel as kdrv
+from zypp_plugin_klp.drivers.linux import LinuxKernel
+from zypp_plugin_klp.paths import SIMULATOR_STATE
 from zypp_plugin_klp.drivers import procfs, sysfs
-from zypp_plugin_klp.drivers.simkernel import SimulatedKernel
+from zypp_plugin_klp.sim.driver import SimulatedKernel
 from zypp_plugin_klp.errors import KernelError, KlpError, ScenarioError
-from zypp_plugin_klp.services import inspect
+from zypp_plugin_klp.services import report as inspect
+from zypp_plugin_klp.wiring import open_kernel
 
 
 def read(root, rel):
@@ -27,11 +29,11 @@ def test_tree_has_the_kernel_layout(sim):
     assert read(root, "proc/4242/task/4245/stack").startswith("[<0>] cmdline_proc_show+")
     assert oct(os.stat(os.path.join(root, "proc/4242/task/4245/patch_state")).st_mode & 0o777) == "0o400"
     assert os.listdir(sysfs.livepatch_dir(root)) == []
-    assert isinstance(kdrv.open_kernel(root), SimulatedKernel)
+    assert isinstance(open_kernel(root), SimulatedKernel)
 
 
 def test_open_kernel_on_a_plain_tree_is_linux(tmp_path):
-    assert isinstance(kdrv.open_kernel(str(tmp_path)), kdrv.LinuxKernel)
+    assert isinstance(open_kernel(str(tmp_path)), LinuxKernel)
     with pytest.raises(KlpError):
         SimulatedKernel(str(tmp_path))
 
@@ -43,10 +45,10 @@ def test_load_holds_transition_until_release(sim, build_ko):
     assert (patch.enabled, patch.transition, patch.replace, patch.stack_order) == (1, 1, 1, 1)
     assert patch.objects == (("vmlinux", 1),)
     assert sysfs.loaded_livepatch_modules(root) == ["livepatch_1_1_1"]
-    assert [(t.pid, t.tid) for t in inspect.blocking(root).tasks] == [(4242, 4245)]
+    assert [(t.pid, t.tid) for t in inspect.blocking(open_kernel(root)).tasks] == [(4242, 4245)]
     assert read(root, "proc/4242/task/4242/patch_state") == "1\n"
     assert sim.release([4245]) == 1
-    assert inspect.status(root) == "ready"
+    assert inspect.status(open_kernel(root)) == "ready"
     assert read(root, "proc/4242/task/4245/patch_state") == "-1\n"
     assert "cmdline_proc_show" not in read(root, "proc/4242/task/4245/stack")
 
@@ -56,7 +58,7 @@ def test_replace_keeps_the_old_module_loaded(sim, build_ko):
     sim.release()
     sim.load(build_ko("livepatch_2_1_1"))
     assert [p.name for p in sysfs.read_patches(sim.root)] == ["livepatch_2_1_1"]
-    reports = {r.name: r.active for r in inspect.patches(sim.root)}
+    reports = {r.name: r.active for r in inspect.patches(open_kernel(sim.root))}
     assert reports == {"livepatch_1_1_1": False, "livepatch_2_1_1": True}
     sim.unload("livepatch_1_1_1")
     assert sysfs.loaded_livepatch_modules(sim.root) == ["livepatch_2_1_1"]
@@ -97,7 +99,7 @@ def test_busy_and_exists(sim, build_ko):
 def test_disable_force_and_unload(sim, build_ko):
     sim.load(build_ko("livepatch_1_1_1"))
     sim.force("livepatch_1_1_1")
-    assert inspect.status(sim.root) == "ready"
+    assert inspect.status(open_kernel(sim.root)) == "ready"
     sim.disable("livepatch_1_1_1")
     assert sysfs.read_patches(sim.root) == []
     sim.unload("livepatch_1_1_1")
@@ -123,21 +125,21 @@ def test_signal_after_15_simulated_seconds_wakes_the_shell(tmp_path, build_ko):
     k = SimulatedKernel.from_scenario(str(tmp_path / "r"), str(scenario))
     k.load(build_ko("livepatch_1_1_1"))
     k.advance(10)
-    assert inspect.status(k.root) == "in_progress"
+    assert inspect.status(open_kernel(k.root)) == "in_progress"
     k.advance(5)
-    assert inspect.status(k.root) == "ready"
+    assert inspect.status(open_kernel(k.root)) == "ready"
 
 
 def test_exit_removes_proc_entries(sim, build_ko):
     sim.load(build_ko("livepatch_1_1_1"))
     assert sim.exit(4242) == 2
     assert not os.path.exists(os.path.join(sim.root, "proc/4242"))
-    assert inspect.status(sim.root) == "ready"
+    assert inspect.status(open_kernel(sim.root)) == "ready"
 
 
 def test_state_file_is_valid_json_after_every_operation(sim, build_ko):
     sim.load(build_ko("livepatch_1_1_1"))
-    with open(os.path.join(sim.root, kdrv.SIMULATOR_STATE)) as handle:
+    with open(os.path.join(sim.root, SIMULATOR_STATE)) as handle:
         doc = json.load(handle)
     assert doc["transition"] == "livepatch_1_1_1"
     assert not [n for n in os.listdir(os.path.join(sim.root, "sys/kernel")) if ".tmp" in n]

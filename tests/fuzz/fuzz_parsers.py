@@ -11,7 +11,7 @@ import atheris
 with atheris.instrument_imports():
     from zypp_plugin_klp.core import changelog, elfmod, kvalues, lifecycle, sysconfig
     from zypp_plugin_klp.core.frames import FrameError, FrameReader
-    from zypp_plugin_klp.core.scenario import parse_scenario
+    from zypp_plugin_klp.sim.scenario import parse_scenario
     from zypp_plugin_klp.core.transaction import parse_steps
     from zypp_plugin_klp.errors import ScenarioError
 

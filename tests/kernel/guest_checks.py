@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from zypp_plugin_klp.drivers.kernel import LinuxKernel
+from zypp_plugin_klp.drivers.linux import LinuxKernel
 from zypp_plugin_klp.errors import KernelError
 
 MODULES = "/mnt/modules"

@@ -19,9 +19,9 @@ sys.path.insert(0, os.path.join(REPO, "fixtures"))
 
 import kobuild  # noqa: E402
 
-from zypp_plugin_klp.core.scenario import parse_scenario  # noqa: E402
+from zypp_plugin_klp.sim.scenario import parse_scenario  # noqa: E402
 from zypp_plugin_klp.drivers import sysfs  # noqa: E402
-from zypp_plugin_klp.drivers.simkernel import SimulatedKernel  # noqa: E402
+from zypp_plugin_klp.sim.driver import SimulatedKernel  # noqa: E402
 from zypp_plugin_klp.testing import packages  # noqa: E402
 
 RELEASE = "6.1.0-26-default"
@@ -219,7 +219,7 @@ def case_load_error(code: int) -> Callable[[Root], str]:
     def action(root: Root) -> str:
         from zypp_plugin_klp.drivers.rpmdb import RpmDb
         from zypp_plugin_klp.errors import KernelError
-        from zypp_plugin_klp.services.apply import FAILED, load_newest
+        from zypp_plugin_klp.services.load import FAILED, load_newest
 
         class Refusing(SimulatedKernel):
             def _insert(self, fd: int, info: object, label: str) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from zypp_plugin_klp import hooks
 from zypp_plugin_klp.drivers import sysfs
-from zypp_plugin_klp.services import apply, initrd, remove
+from zypp_plugin_klp.services import initrd, remove
+from zypp_plugin_klp.services import load as apply
 
 from conftest import HAS_RPMBUILD, RELEASE, build_livepatch_rpm
 

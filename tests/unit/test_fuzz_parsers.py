@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zypp_plugin_klp.core import changelog, kvalues, lifecycle, sysconfig
-from zypp_plugin_klp.core.scenario import parse_scenario
+from zypp_plugin_klp.sim.scenario import parse_scenario
 from zypp_plugin_klp.errors import ScenarioError
 
 LINES = st.text(alphabet=string.printable + "*/<>\"'ä\0", max_size=200)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from zypp_plugin_klp.core.scenario import parse_scenario
+from zypp_plugin_klp.sim.scenario import parse_scenario
 from zypp_plugin_klp.errors import ScenarioError
 
 from conftest import DEMO_SCENARIO

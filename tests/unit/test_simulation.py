@@ -4,7 +4,7 @@ import errno
 
 import pytest
 
-from zypp_plugin_klp.core.simulation import SimState, SimThread
+from zypp_plugin_klp.sim.model import SimState, SimThread
 from zypp_plugin_klp.errors import KernelError
 
 F = "cmdline_proc_show"

@@ -182,9 +182,9 @@ def _require_root(console: Console, what: str) -> None:
 
 
 def _status(opts: Options, console: Console) -> int:
-    from ..drivers.sysfs import any_transition
+    from ..wiring import open_kernel
 
-    state = "in_progress" if any_transition(opts.root) else "ready"
+    state = "in_progress" if open_kernel(opts.root).in_transition() else "ready"
     if opts.json:
         from ..core.render import status_json
 
@@ -201,11 +201,12 @@ def _status_details(opts: Options, console: Console) -> None:
     import json
 
     from ..drivers import host
-    from ..services import apply, remove
+    from ..paths import LAST_LOAD
+    from ..services import remove
 
     for notice in remove.notices(opts.root):
         console.out(f"reboot needed: {notice.get('reason', '?')} ({notice.get('time', '?')})\n")
-    text = host.read_file(opts.root, apply.LAST_LOAD)
+    text = host.read_file(opts.root, LAST_LOAD)
     try:
         last = json.loads(text) if text else None
     except ValueError:
@@ -220,14 +221,14 @@ def _stream_expiry(opts: Options, console: Console) -> None:
     import time
 
     from ..core.names import package_name
-    from ..drivers.rpmdb import RpmDb, RpmDbError
-    from ..drivers.sysfs import kernel_release
     from ..core.lifecycle import expiry, format_eol
+    from ..drivers.rpmdb import RpmDbError
     from ..services.lifecycle import package_eol
+    from ..wiring import open_kernel, open_rpmdb
 
-    release = kernel_release(opts.root)
+    release = open_kernel(opts.root).kernel_release()
     try:
-        installed = RpmDb(opts.root).installed(package_name(release)) if release else []
+        installed = open_rpmdb(opts.root).installed(package_name(release)) if release else []
     except (RpmDbError, ValueError):
         return
     if not installed:
@@ -244,30 +245,28 @@ def _stream_expiry(opts: Options, console: Console) -> None:
 
 
 def _check(opts: Options, console: Console) -> int:
-    from ..drivers.sysfs import any_transition
+    from ..wiring import open_kernel
 
-    return EXIT_FAIL if any_transition(opts.root) else EXIT_OK
+    return EXIT_FAIL if open_kernel(opts.root).in_transition() else EXIT_OK
 
 
 def _patches(opts: Options, console: Console) -> int:
     from ..core import render
-    from ..services import inspect
+    from ..services import report
+    from ..wiring import open_kernel, open_rpmdb
 
-    rpmdb = None
-    if opts.verbose or opts.json:
-        from ..drivers.rpmdb import RpmDb
-
-        rpmdb = RpmDb(opts.root)
-    reports = inspect.patches(opts.root, rpmdb, console.warn)
+    rpmdb = open_rpmdb(opts.root) if opts.verbose or opts.json else None
+    reports = report.patches(open_kernel(opts.root), rpmdb, console.warn)
     if opts.verbose >= 2 or opts.json:
         import time
 
-        from ..drivers.solver import Resolver, SolverError
+        from ..drivers.solver import SolverError
+        from ..wiring import open_resolver
 
-        inspect.add_expiry(reports, opts.root, int(time.time()))
+        report.add_expiry(reports, opts.root, int(time.time()))
 
         try:
-            inspect.add_updates(reports, Resolver(opts.root))
+            report.add_updates(reports, open_resolver(opts.root))
         except SolverError as exc:
             console.warn(f"update status unknown: {exc}")
     console.out(render.patches_json(reports) if opts.json else render.patches_text(reports, opts.verbose))
@@ -275,11 +274,12 @@ def _patches(opts: Options, console: Console) -> int:
 
 
 def _blocking_report(opts: Options, console: Console, details: int):  # noqa: ANN202
-    from ..services import inspect
+    from ..services import report as reports
+    from ..wiring import open_kernel
 
     if not _is_root():
         console.err(NON_ROOT_WARNING)
-    report = inspect.blocking(opts.root, details, console.warn)
+    report = reports.blocking(open_kernel(opts.root), details, console.warn)
     if report.stats.denied and _is_root():
         console.warn(f"{report.stats.denied} tasks could not be read")
     return report
@@ -302,7 +302,7 @@ def _blocking_threads(opts: Options, console: Console) -> int:
 
 def _wait(opts: Options, console: Console) -> int:
     from ..core import render
-    from ..drivers.kernel import open_kernel
+    from ..wiring import open_kernel
 
     if opts.revert:
         _require_root(console, "wait --revert")
@@ -335,11 +335,11 @@ def _wait(opts: Options, console: Console) -> int:
 
 def _force(opts: Options, console: Console) -> int:
     from ..core.transition import transitioning_patch
-    from ..drivers import sysfs
-    from ..drivers.kernel import open_kernel
+    from ..wiring import open_kernel
 
     _require_root(console, "force")
-    patch = transitioning_patch(sysfs.read_patches(opts.root, console.warn))
+    kernel = open_kernel(opts.root)
+    patch = transitioning_patch(kernel.patches(console.warn))
     if patch is None:
         console.out("ready\n")
         return EXIT_OK
@@ -351,21 +351,21 @@ def _force(opts: Options, console: Console) -> int:
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             console.err("not forced")
             return EXIT_FAIL
-    open_kernel(opts.root).force(patch.name)
+    kernel.force(patch.name)
     console.out(f"forced {patch.name}\n")
     return EXIT_OK
 
 
 def _poke(opts: Options, console: Console) -> int:
     from ..core.transition import transitioning_patch
-    from ..drivers import sysfs
-    from ..drivers.kernel import open_kernel
+    from ..wiring import open_kernel
 
     _require_root(console, "poke")
-    patch = transitioning_patch(sysfs.read_patches(opts.root, console.warn))
+    kernel = open_kernel(opts.root)
+    patch = transitioning_patch(kernel.patches(console.warn))
     if patch is None:
         return EXIT_OK
-    if not open_kernel(opts.root).signal(patch.name):
+    if not kernel.signal(patch.name):
         console.err(f"{console.prog}: this kernel signals blocking tasks by itself; nothing to do")
     return EXIT_OK
 
@@ -374,16 +374,14 @@ def _change(opts: Options, console: Console, downgrade: bool) -> int:
     """``klp update`` / ``klp downgrade``: print the zypper command, ask unless -n, run it."""
     import shlex
 
-    from ..drivers.runner import run_interactive
-    from ..drivers.solver import Resolver
-    from ..drivers.sysfs import kernel_release
     from ..services.update import plan_downgrade, plan_update
+    from ..wiring import interactive_runner, open_kernel, open_resolver
 
     what = "downgrade" if downgrade else "update"
     if not opts.dry_run:
         _require_root(console, what)
-    release = kernel_release(opts.root)
-    plan = (plan_downgrade if downgrade else plan_update)(Resolver(opts.root), release, opts.root,
+    release = open_kernel(opts.root).kernel_release()
+    plan = (plan_downgrade if downgrade else plan_update)(open_resolver(opts.root), release, opts.root,
                                                          opts.yes)
     if plan.argv is None:
         console.out(plan.message + "\n")
@@ -398,7 +396,7 @@ def _change(opts: Options, console: Console, downgrade: bool) -> int:
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             console.err(f"{console.prog}: {what} cancelled")
             return EXIT_FAIL
-    return run_interactive(plan.argv)
+    return interactive_runner()(plan.argv)
 
 
 def _update(opts: Options, console: Console) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..errors import KlpError
-from ..state import LOCK_DIR
+from ..paths import LOCK_DIR
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

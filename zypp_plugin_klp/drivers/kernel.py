@@ -1,39 +1,66 @@
-"""The kernel driver interface (load, disable, force, unload, wait) and the real Linux driver."""
+"""The kernel interface (reads and writes of live patching) and its reads over a sysfs/proc tree."""
 
-import errno as E
+from __future__ import annotations
+
+import abc
 import os
-import time
-from dataclasses import dataclass
-from typing import Callable, Optional
 
-from ..core import transition as tr
-from ..core.elfmod import ModuleFormatError, ModuleInfo, parse_module
-from ..core.kerrors import describe
-from ..errors import KernelError
-from . import procfs, sysfs
-from .modfiles import read_fd
+from . import sysfs
 
-Progress = Callable[[str, int, int, float], None]
+# ``klp status`` builds a driver: everything beyond sysfs is imported lazily or for type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-SIMULATOR_STATE = "sys/kernel/.klp-simulator.json"  # a real sysfs can never contain this file
+    from ..core.elfmod import ModuleInfo
+    from ..core.transition import Patch
+    from ..core.waiting import WaitResult
+    from .procfs import TaskDetails, WalkStats
 
-
-@dataclass(frozen=True)
-class WaitResult:
-    """How waiting for a transition ended."""
-
-    completed: bool
-    patch: Optional[str]
-    elapsed: float
+    Warn = Callable[[str], None]
 
 
-class KernelDriver:
-    """What the product needs from a kernel with live patching; subclasses do the I/O."""
+class KernelDriver(abc.ABC):
+    """What the product needs from a kernel with live patching; one subclass per kind of kernel."""
 
     def __init__(self, root: str = "/") -> None:
         self.root = root
 
-    # -- operations ----------------------------------------------------------------------------
+    # -- reads ---------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def kernel_release(self) -> str:
+        """The running kernel's release (``uname -r``), or "" when unknown."""
+
+    @abc.abstractmethod
+    def livepatch_supported(self) -> bool:
+        """Whether the kernel has live patching (its sysfs directory exists)."""
+
+    @abc.abstractmethod
+    def patches(self, warn: Warn = sysfs.ignore) -> list[Patch]:
+        """Every live patch the kernel lists, in natural order."""
+
+    @abc.abstractmethod
+    def patch(self, name: str, warn: Warn = sysfs.ignore) -> Patch | None:
+        """One live patch by name, or None when the kernel does not list it."""
+
+    @abc.abstractmethod
+    def in_transition(self) -> bool:
+        """Whether any patch is in transition (the cheap check behind ``klp status``)."""
+
+    @abc.abstractmethod
+    def loaded_livepatch_modules(self) -> list[str]:
+        """Loaded live patch modules, including replaced ones that left the patch list."""
+
+    @abc.abstractmethod
+    def blocking_tasks(self, target: int, stats: WalkStats,
+                       warn: Warn = sysfs.ignore) -> tuple[list[tuple[int, int]], int]:
+        """``(pid, tid)`` of the tasks not yet in ``target`` state, and how many tasks there are."""
+
+    @abc.abstractmethod
+    def task_details(self, pid: int, tid: int, with_stack: bool = False) -> TaskDetails:
+        """Command name, command line and (optionally) kernel stack of one task."""
+
+    # -- writes --------------------------------------------------------------------------------
     def load(self, path: str) -> str:
         """Load the live patch module file at ``path`` (a host path); return its module name.
 
@@ -54,6 +81,8 @@ class KernelDriver:
 
     @staticmethod
     def _open(path: str) -> int:
+        from ..errors import KernelError
+
         try:
             return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as exc:
@@ -61,6 +90,12 @@ class KernelDriver:
 
     def inspect_fd(self, fd: int, label: str) -> ModuleInfo:
         """Read and check the module open as ``fd``; KernelError when it must not be loaded."""
+        import errno as E
+
+        from ..core.elfmod import ModuleFormatError, parse_module
+        from ..errors import KernelError
+        from .modfiles import read_fd
+
         name = os.path.basename(label)
         try:
             data = read_fd(fd)
@@ -75,48 +110,56 @@ class KernelDriver:
         if not info.is_livepatch:
             raise KernelError(f"{name} is not a live patch module (no livepatch=Y in .modinfo)",
                               E.EINVAL)
-        release = sysfs.kernel_release(self.root)
+        release = self.kernel_release()
         built_for = (info.vermagic or "").split(" ", 1)[0]
         if release and built_for != release:
             raise KernelError(f"{name} was built for kernel {built_for or '(no vermagic)'}, "
                               f"the running kernel is {release}", E.ENOEXEC)
         return info
 
+    @abc.abstractmethod
     def _insert(self, fd: int, info: ModuleInfo, label: str) -> None:
-        raise NotImplementedError
+        """Put the checked module open as ``fd`` into the kernel."""
 
+    @abc.abstractmethod
     def disable(self, patch: str) -> None:
         """Start unpatching ``patch``, or reverse its transition while it is in progress."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def force(self, patch: str) -> None:
         """Mark every task switched for the transitioning ``patch`` (irreversible)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def unload(self, name: str) -> None:
         """Remove the module ``name`` (its patch must have left sysfs)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def signal(self, patch: str) -> bool:
         """Signal tasks blocking ``patch``; False where the kernel does that by itself."""
-        raise NotImplementedError
 
     def pause(self, seconds: float) -> None:
         """Let ``seconds`` pass for the kernel (the real one retries transitions every second)."""
+        import time
+
         time.sleep(seconds)
 
-    # -- waiting -------------------------------------------------------------------------------
-    def wait_transition(self, timeout: float, interval: float = 1.0,
-                        progress: Optional[Progress] = None,
-                        clock: Callable[[], float] = time.monotonic) -> WaitResult:
-        """Wait until no patch is in transition, at most ``timeout`` seconds.
 
-        ``progress(patch, switched, total, elapsed)`` is called before each pause.
-        """
+    # -- waiting (moves to services/transition.py) ---------------------------------------------
+    def wait_transition(self, timeout: float, interval: float = 1.0,
+                        progress: Callable[[str, int, int, float], None] | None = None,
+                        clock: Callable[[], float] | None = None) -> WaitResult:
+        """Wait until no patch is in transition, at most ``timeout`` seconds."""
+        import time
+
+        from ..core import transition as tr
+        from ..core.waiting import WaitResult
+        from .procfs import WalkStats
+
+        clock = clock or time.monotonic
         start = clock()
-        last: Optional[str] = None
+        last: str | None = None
         while True:
-            patch = tr.transitioning_patch(sysfs.read_patches(self.root))
+            patch = tr.transitioning_patch(self.patches())
             elapsed = clock() - start
             if patch is None:
                 return WaitResult(True, last, elapsed)
@@ -124,81 +167,39 @@ class KernelDriver:
             if elapsed >= timeout:
                 return WaitResult(False, patch.name, elapsed)
             if progress is not None:
-                found, total = procfs.scan_blocking(self.root, tr.transition_target(patch),
-                                                    procfs.WalkStats())
+                found, total = self.blocking_tasks(tr.transition_target(patch), WalkStats())
                 progress(patch.name, total - len(found), total, elapsed)
             self.pause(min(interval, max(0.0, timeout - elapsed)) or interval)
 
+class TreeKernel(KernelDriver):
+    """Reads from a kernel's sysfs and procfs under ``root`` (the real ones, or a simulated tree)."""
 
-_SYSCALLS = {  # (finit_module, delete_module) by machine
-    "x86_64": (313, 176), "aarch64": (273, 106), "ppc64le": (353, 129), "ppc64": (353, 129),
-    "s390x": (344, 129),
-}
+    def kernel_release(self) -> str:
+        return sysfs.kernel_release(self.root)
 
+    def livepatch_supported(self) -> bool:
+        return os.path.isdir(sysfs.livepatch_dir(self.root))
 
-class LinuxKernel(KernelDriver):
-    """The running Linux kernel: finit_module(2)/delete_module(2) and sysfs writes."""
+    def patches(self, warn: Warn = sysfs.ignore) -> list[Patch]:
+        return sysfs.read_patches(self.root, warn)
 
-    def _syscall(self, which: int, *args: object) -> None:
-        import ctypes  # lazy: only mutations need it
+    def patch(self, name: str, warn: Warn = sysfs.ignore) -> Patch | None:
+        return sysfs.read_patch(self.root, name, warn)
 
-        numbers = _SYSCALLS.get(os.uname().machine)
-        if numbers is None:
-            raise KernelError(f"live patching is not supported on {os.uname().machine}", E.ENOSYS)
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.syscall.restype = ctypes.c_long
-        if libc.syscall(ctypes.c_long(numbers[which]), *args) != 0:
-            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    def in_transition(self) -> bool:
+        return sysfs.any_transition(self.root)
 
-    def _insert(self, fd: int, info: ModuleInfo, label: str) -> None:
-        import ctypes
+    def loaded_livepatch_modules(self) -> list[str]:
+        return sysfs.loaded_livepatch_modules(self.root)
 
-        name = info.name or os.path.basename(label)
-        try:
-            self._syscall(0, ctypes.c_int(fd), ctypes.c_char_p(b""), ctypes.c_int(0))
-        except OSError as exc:
-            raise KernelError(describe("load", exc.errno or 0, name), exc.errno or 0) from None
+    def blocking_tasks(self, target: int, stats: WalkStats,
+                       warn: Warn = sysfs.ignore) -> tuple[list[tuple[int, int]], int]:
+        from . import procfs
 
-    def unload(self, name: str) -> None:
-        import ctypes
+        return procfs.scan_blocking(self.root, target, stats, warn)
 
-        try:
-            self._syscall(1, ctypes.c_char_p(name.encode()), ctypes.c_uint(os.O_NONBLOCK))
-        except OSError as exc:
-            raise KernelError(describe("unload", exc.errno or 0, name), exc.errno or 0) from None
+    def task_details(self, pid: int, tid: int, with_stack: bool = False) -> TaskDetails:
+        from . import procfs
 
-    def _write(self, patch: str, attribute: str, value: str) -> None:
-        path = os.path.join(sysfs.livepatch_dir(self.root), patch, attribute)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise KernelError(describe("sysfs", E.ENOENT, patch), E.ENOENT) from None
-        except OSError as exc:
-            raise KernelError(describe("sysfs", exc.errno or 0, patch), exc.errno or 0) from None
-        try:
-            os.write(fd, value.encode())
-        except OSError as exc:
-            raise KernelError(describe("sysfs", exc.errno or 0, patch), exc.errno or 0) from None
-        finally:
-            os.close(fd)
+        return procfs.task_details(self.root, pid, tid, with_stack)
 
-    def disable(self, patch: str) -> None:
-        self._write(patch, "enabled", "0")
-
-    def force(self, patch: str) -> None:
-        self._write(patch, "force", "1")
-
-    def signal(self, patch: str) -> bool:
-        if not os.path.exists(os.path.join(sysfs.livepatch_dir(self.root), patch, "signal")):
-            return False
-        self._write(patch, "signal", "1")
-        return True
-
-
-def open_kernel(root: str = "/") -> KernelDriver:
-    """The driver for ``root``: the simulated kernel where its tree is mounted, else Linux."""
-    if os.path.isfile(os.path.join(root, SIMULATOR_STATE)):
-        from .simkernel import SimulatedKernel
-
-        return SimulatedKernel(root)
-    return LinuxKernel(root)

@@ -11,7 +11,7 @@ from typing import Callable, Dict, List
 from ..drivers import host
 from ..drivers.runner import Result
 
-from ..state import INITRD_FLAGS as FLAGS
+from ..paths import INITRD_FLAGS as FLAGS
 POSTTRANS_HELPER = "/usr/lib/module-init-tools/regenerate-initrd-posttrans"
 
 Runner = Callable[[List[str]], Result]

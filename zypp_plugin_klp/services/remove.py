@@ -7,7 +7,7 @@ from typing import Any, Dict, List
 from ..drivers import host
 from . import initrd
 
-from ..state import NOTICES, REBOOT_NEEDED  # noqa: F401  (re-exported for callers)
+from ..paths import NOTICES, REBOOT_NEEDED  # noqa: F401  (re-exported for callers)
 
 
 def notices(root: str) -> List[Dict[str, Any]]:

@@ -15,9 +15,9 @@ import subprocess
 import sys
 from typing import Dict, List, Optional, Sequence
 
-from ..core.scenario import parse_scenario
-from ..core.simulation import SimState
-from ..drivers.simkernel import SimulatedKernel
+from ..sim.scenario import parse_scenario
+from ..sim.model import SimState
+from ..sim.driver import SimulatedKernel
 from . import packages
 
 BASE_PROVIDES = ("/bin/sh", "/usr/bin/sh", "/bin/bash", "/usr/bin/python3", "python3", "python3-base",

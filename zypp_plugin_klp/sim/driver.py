@@ -1,24 +1,28 @@
 """The simulated kernel: a SimState kept beside a real sysfs/proc tree under a directory.
 
 The tree has the kernel's layout, so the same readers serve it and the real kernel. Every
-operation locks the state, applies the pure model (core.simulation), rewrites the files that
+operation locks the state, applies the pure model (sim.model), rewrites the files that
 changed, and saves the state atomically.
 """
 
-import fcntl
-import json
-import os
-import shutil
-import time
-from contextlib import contextmanager
-from typing import Iterator, Optional, Sequence
+from __future__ import annotations
 
-from ..core.elfmod import ModuleInfo, livepatch_functions
-from ..core.scenario import parse_scenario
-from ..core.simulation import SimState, SimThread
-from ..errors import KlpError, ScenarioError
-from . import host, sysfs
-from .kernel import SIMULATOR_STATE, KernelDriver
+import os
+
+from ..drivers import sysfs
+from ..drivers.kernel import TreeKernel
+from ..errors import KlpError
+from ..paths import SIMULATOR_STATE
+
+# ``klp status`` on a simulated tree builds this driver: the rest is imported where it is used.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..core.elfmod import ModuleInfo
+    from .model import SimState, SimThread
+
+SYNCING_MARK = b', "syncing": true}'  # how a state saved mid-rewrite ends (see _Session.__exit__)
 
 LOCK = SIMULATOR_STATE + ".lock"
 
@@ -38,7 +42,7 @@ def _stack_text(stack: Sequence[str]) -> str:
     return "".join(f"[<0>] {f if '+' in f else f + '+0x0/0x40'}\n" for f in stack)
 
 
-class SimulatedKernel(KernelDriver):
+class SimulatedKernel(TreeKernel):
     """A kernel with live patching simulated under ``root`` (which must hold its tree)."""
 
     def __init__(self, root: str) -> None:
@@ -46,16 +50,19 @@ class SimulatedKernel(KernelDriver):
         if not os.path.isfile(os.path.join(root, SIMULATOR_STATE)):
             raise KlpError(f"{root} holds no simulated kernel (create one with "
                            f"'klp-simkernel create SCENARIO {root}')")
-        with open(os.path.join(root, SIMULATOR_STATE), encoding="utf-8") as handle:
-            interrupted = json.load(handle).get("syncing")
-        if interrupted:  # a process died while rewriting the tree: finish that rewrite
-            with self._state():
+        if _ends_with(os.path.join(root, SIMULATOR_STATE), SYNCING_MARK):
+            with self._state():  # a process died while rewriting the tree: finish that rewrite
                 pass
 
     # -- creation ------------------------------------------------------------------------------
     @classmethod
-    def create(cls, root: str, state: SimState) -> "SimulatedKernel":
+    def create(cls, root: str, state: SimState) -> SimulatedKernel:
         """Materialise ``state`` as a fresh tree under ``root`` (its sys/ and proc/ are replaced)."""
+        import json
+        import shutil
+
+        from ..drivers import host
+
         for sub in ("sys", "proc"):
             shutil.rmtree(os.path.join(root, sub), ignore_errors=True)
         os.makedirs(os.path.join(root, "proc/sys/kernel"))
@@ -71,8 +78,11 @@ class SimulatedKernel(KernelDriver):
         return cls(root)
 
     @classmethod
-    def from_scenario(cls, root: str, scenario: str) -> "SimulatedKernel":
+    def from_scenario(cls, root: str, scenario: str) -> SimulatedKernel:
         """Create the tree from a scenario YAML file."""
+        from ..errors import ScenarioError
+        from .scenario import parse_scenario
+
         try:
             with open(scenario, encoding="utf-8") as handle:
                 text = handle.read()
@@ -81,32 +91,13 @@ class SimulatedKernel(KernelDriver):
         return cls.create(root, parse_scenario(text, scenario))
 
     # -- state ---------------------------------------------------------------------------------
-    @contextmanager
-    def _state(self) -> Iterator[SimState]:
-        lock = os.open(os.path.join(self.root, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            path = os.path.join(self.root, SIMULATOR_STATE)
-            with open(path, encoding="utf-8") as handle:
-                doc = json.load(handle)
-            state = SimState.from_dict({k: v for k, v in doc.items() if k != "syncing"})
-            if doc.get("syncing"):  # the last writer died mid-rewrite: rewrite everything
-                state.dirty.update(state.threads)
-            try:
-                yield state
-            finally:
-                # The state is saved first, marked as being written out: a writer killed while
-                # rewriting the tree leaves that mark, and the next one completes the rewrite
-                # (the real kernel changes its sysfs atomically; the simulator must look so).
-                host.write_file(self.root, SIMULATOR_STATE,
-                                json.dumps({**state.to_dict(), "syncing": True}).encode())
-                _sync(self.root, state)
-                host.write_file(self.root, SIMULATOR_STATE, json.dumps(state.to_dict()).encode())
-        finally:
-            os.close(lock)
+    def _state(self) -> _Session:
+        return _Session(self.root)
 
     # -- KernelDriver --------------------------------------------------------------------------
     def _insert(self, fd: int, info: ModuleInfo, label: str) -> None:
+        from ..core.elfmod import livepatch_functions
+
         with self._state() as state:
             state.load(info.name or "", livepatch_functions(info), label, info.is_livepatch,
                        info.vermagic)
@@ -127,6 +118,8 @@ class SimulatedKernel(KernelDriver):
         return False  # like kernels since 5.x: stalled tasks are signalled by the kernel itself
 
     def pause(self, seconds: float) -> None:
+        import time
+
         time.sleep(seconds)
         self.advance(seconds)
 
@@ -136,7 +129,7 @@ class SimulatedKernel(KernelDriver):
         with self._state() as state:
             state.advance(seconds)
 
-    def release(self, ids: Optional[Sequence[int]] = None) -> int:
+    def release(self, ids: Sequence[int] | None = None) -> int:
         """Let the given pids/tids (all when None) return from patched functions."""
         with self._state() as state:
             return state.release_tasks(ids)
@@ -145,6 +138,64 @@ class SimulatedKernel(KernelDriver):
         """Make a process exit."""
         with self._state() as state:
             return state.exit(pid)
+
+
+class _Session:
+    """The simulated kernel's state under its lock, written back (state first) on leaving."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.lock = -1
+        self.state: SimState | None = None
+
+    def __enter__(self) -> SimState:
+        import fcntl
+        import json
+
+        from .model import SimState
+
+        self.lock = os.open(os.path.join(self.root, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                            0o600)
+        try:
+            fcntl.flock(self.lock, fcntl.LOCK_EX)
+            with open(os.path.join(self.root, SIMULATOR_STATE), encoding="utf-8") as handle:
+                doc = json.load(handle)
+            state = SimState.from_dict({k: v for k, v in doc.items() if k != "syncing"})
+        except BaseException:
+            os.close(self.lock)
+            raise
+        if doc.get("syncing"):  # the last writer died mid-rewrite: rewrite everything
+            state.dirty.update(state.threads)
+        self.state = state
+        return state
+
+    def __exit__(self, *_exc: object) -> None:
+        import json
+
+        from ..drivers import host
+
+        assert self.state is not None
+        state = self.state
+        try:
+            # The state is saved first, marked as being written out: a writer killed while
+            # rewriting the tree leaves that mark, and the next one completes the rewrite
+            # (the real kernel changes its sysfs atomically; the simulator must look so).
+            host.write_file(self.root, SIMULATOR_STATE,
+                            json.dumps({**state.to_dict(), "syncing": True}).encode())
+            _sync(self.root, state)
+            host.write_file(self.root, SIMULATOR_STATE, json.dumps(state.to_dict()).encode())
+        finally:
+            os.close(self.lock)
+
+
+def _ends_with(path: str, tail: bytes) -> bool:
+    """Whether the file at ``path`` ends with ``tail`` (read without parsing the whole state)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        return size >= len(tail) and os.pread(fd, len(tail), size - len(tail)) == tail
+    finally:
+        os.close(fd)
 
 
 def _write_thread(root: str, thread: SimThread, full: bool) -> None:
@@ -160,6 +211,8 @@ def _write_thread(root: str, thread: SimThread, full: bool) -> None:
 
 
 def _sync(root: str, state: SimState) -> None:
+    import shutil
+
     for tid in state.dirty:
         thread = state.threads.get(tid)
         if thread is not None:
@@ -176,6 +229,8 @@ def _sync(root: str, state: SimState) -> None:
 
 
 def _sync_sysfs(root: str, state: SimState) -> None:
+    import shutil
+
     base = sysfs.livepatch_dir(root)
     wanted = {p.name: p for p in state.patches}
     for name in os.listdir(base):

@@ -4,14 +4,16 @@ from dataclasses import dataclass, field
 from typing import Callable, List, Optional
 
 from ..core import transition as tr
-from ..drivers import procfs, sysfs
+from ..drivers import sysfs
+from ..drivers.kernel import KernelDriver
+from ..drivers.procfs import TaskDetails, WalkStats
 
 Warn = Callable[[str], None]
 
 
-def status(root: str = "/") -> str:
+def status(kernel: KernelDriver) -> str:
     """``ready`` or ``in_progress``."""
-    return tr.IN_PROGRESS if sysfs.any_transition(root) else tr.READY
+    return tr.IN_PROGRESS if kernel.in_transition() else tr.READY
 
 
 @dataclass
@@ -29,27 +31,27 @@ class PatchReport:
     update: Optional[str] = None
 
 
-def patches(root: str = "/", rpmdb: Optional[object] = None, warn: Warn = sysfs.ignore) -> List[PatchReport]:
+def patches(kernel: KernelDriver, rpmdb: Optional[object] = None, warn: Warn = sysfs.ignore) -> List[PatchReport]:
     """Every live patch: the ones in sysfs (active while enabled) and replaced ones still loaded.
 
     With an ``rpmdb`` (an object with ``owner(path)``), each report also names the module file,
     the package owning it, and the CVEs and bugs from that package's changelog.
     """
-    in_sysfs = sysfs.read_patches(root, warn)
+    in_sysfs = kernel.patches(warn)
     names = {p.name for p in in_sysfs}
     reports = [PatchReport(p.name, p.enabled == 1, p) for p in in_sysfs]
-    reports += [PatchReport(n, False) for n in sysfs.loaded_livepatch_modules(root) if n not in names]
+    reports += [PatchReport(n, False) for n in kernel.loaded_livepatch_modules() if n not in names]
     reports.sort(key=lambda r: tr.natural_key(r.name))
     if rpmdb is not None:
-        _add_packages(root, reports, rpmdb, warn)
+        _add_packages(kernel, reports, rpmdb, warn)
     return reports
 
 
-def _add_packages(root: str, reports: List[PatchReport], rpmdb: object, warn: Warn) -> None:
+def _add_packages(kernel: KernelDriver, reports: List[PatchReport], rpmdb: object, warn: Warn) -> None:
     from ..core.changelog import references  # lazy: only 'patches -v' needs these
     from ..drivers.modfiles import module_files
 
-    files = module_files(root, sysfs.kernel_release(root), warn)
+    files = module_files(kernel.root, kernel.kernel_release(), warn)
     for report in reports:
         report.module_path = files.get(report.name)
         if report.module_path is None:
@@ -89,7 +91,7 @@ class BlockingTask:
 
     pid: int
     tid: int
-    details: Optional[procfs.TaskDetails] = None
+    details: Optional[TaskDetails] = None
 
 
 @dataclass
@@ -100,7 +102,7 @@ class BlockingReport:
     target: Optional[int]
     tasks: List[BlockingTask]
     total: int
-    stats: procfs.WalkStats
+    stats: WalkStats
 
     @property
     def switched(self) -> int:
@@ -108,21 +110,21 @@ class BlockingReport:
         return self.total - len(self.tasks)
 
 
-def blocking(root: str = "/", details: int = 0, warn: Warn = sysfs.ignore) -> BlockingReport:
+def blocking(kernel: KernelDriver, details: int = 0, warn: Warn = sysfs.ignore) -> BlockingReport:
     """Walk every task and keep those whose patch_state differs from the transition's target.
 
     Args:
         details: 0 ids only, 1 with comm and cmdline, 2 with kernel stacks too.
     """
-    stats = procfs.WalkStats()
-    patch = tr.transitioning_patch(sysfs.read_patches(root, warn))
+    stats = WalkStats()
+    patch = tr.transitioning_patch(kernel.patches(warn))
     if patch is None:
         return BlockingReport(None, None, [], 0, stats)
     target = tr.transition_target(patch)
-    found, total = procfs.scan_blocking(root, target, stats, warn)
+    found, total = kernel.blocking_tasks(target, stats, warn)
     found.sort()
     tasks = [
-        BlockingTask(pid, tid, procfs.task_details(root, pid, tid, details >= 2) if details else None)
+        BlockingTask(pid, tid, kernel.task_details(pid, tid, details >= 2) if details else None)
         for pid, tid in found
     ]
     return BlockingReport(patch, target, tasks, total, stats)

@@ -3,7 +3,7 @@
 from typing import Any, Dict, List, Optional
 
 from ..errors import ScenarioError
-from .simulation import FEATURES, SimModule, SimPatch, SimState, SimThread
+from .model import FEATURES, SimModule, SimPatch, SimState, SimThread
 
 
 class _Doc:

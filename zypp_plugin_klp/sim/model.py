@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Set
 
 from ..errors import KernelError
-from .kerrors import describe
-from .kvalues import frame_function
-from .transition import PATCHED, UNDEFINED, UNPATCHED
+from ..core.kerrors import describe
+from ..core.kvalues import frame_function
+from ..core.transition import PATCHED, UNDEFINED, UNPATCHED
 
 SIGNAL_AFTER = 15.0
 FEATURES = ("replace", "stack_order", "patched")

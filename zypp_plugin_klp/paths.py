@@ -1,4 +1,4 @@
-"""Where klp keeps its state inside a root (one place for every path; no imports, it is on hot paths)."""
+"""Where klp keeps its state inside a root, and where the simulator marks its tree (no imports: hot paths)."""
 
 LAST_LOAD = "var/lib/klp/last-load.json"           # outcome of the last load from a transaction
 NOTICES = "var/lib/klp/reboot-needed.json"         # why a reboot is needed, per removed patch
@@ -8,3 +8,4 @@ INITRD_FLAGS = "run/regenerate-initrd"             # suse-module-tools' flags, o
 LOCK_DIR = "run/klp"                               # holds the lock serialising klp's mutations
 
 FAILED = "failed"                                  # last-load result when the kernel refused
+SIMULATOR_STATE = "sys/kernel/.klp-simulator.json"  # a real sysfs can never contain this file

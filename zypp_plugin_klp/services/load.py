@@ -8,11 +8,11 @@ from typing import Callable, Dict, Optional
 
 from ..core import names
 from ..core import transition as tr
-from ..drivers import host, sysfs
+from ..drivers import host
 from ..drivers.kernel import KernelDriver
 from ..errors import KlpError
 
-from ..state import FAILED, LAST_LOAD  # noqa: F401  (re-exported for callers)
+from ..paths import FAILED, LAST_LOAD  # noqa: F401  (re-exported for callers)
 
 # Outcomes
 ACTIVE = "active"            # the newest patch was already active: nothing done
@@ -22,17 +22,18 @@ NOTHING = "nothing"          # no live patch package installed for the kernel
 # FAILED (state.FAILED): the kernel refused, or another transition never finished
 
 
-def may_load_now(root: str, environ: Dict[str, str], kernel_release: str) -> bool:
+def may_load_now(kernel: KernelDriver, environ: Dict[str, str], kernel_release: str) -> bool:
     """Whether a live patch for ``kernel_release`` may be loaded now: that kernel runs with live
     patching, we are not in a build root, and LIVEPATCH_KERNEL (always/never/auto) allows it."""
     from ..core.sysconfig import livepatch_mode, may_load
 
+    root = kernel.root
     if host.in_build_root(environ, root):
         return False
     mode = livepatch_mode(host.sysconfig(root, "livepatching"))
     if not may_load(mode, environ.get("TRANSACTIONAL_UPDATE")):
         return False
-    return sysfs.kernel_release(root) == kernel_release and os.path.isdir(sysfs.livepatch_dir(root))
+    return kernel.kernel_release() == kernel_release and kernel.livepatch_supported()
 
 
 def wait_seconds(root: str, environ: Dict[str, str], default: float = 15.0) -> float:
@@ -108,7 +109,7 @@ def _load_verified(root: str, kernel: KernelDriver, fd: int, rel_path: str, pack
         module = kernel.inspect_fd(fd, rel_path).name or ""
     except KlpError as exc:
         return Outcome(FAILED, str(exc), package=nvra)
-    current = {p.name: p for p in sysfs.read_patches(root)}
+    current = {p.name: p for p in kernel.patches()}
     mine = current.get(module)
     if mine is not None and mine.enabled == 1 and mine.transition != 1:
         return Outcome(ACTIVE, f"{module} ({nvra}) is already active", module, nvra)
@@ -120,11 +121,11 @@ def _load_verified(root: str, kernel: KernelDriver, fd: int, rel_path: str, pack
             return Outcome(FAILED, f"the transition of {done.patch} did not finish within "
                                    f"{wait:g}s; {module} was not loaded (see 'klp blocking -v')",
                            module, nvra)
-        mine = sysfs.read_patch(root, module)
+        mine = kernel.patch(module)
         if mine is not None and mine.enabled == 1:
             return Outcome(ACTIVE, f"{module} ({nvra}) is active", module, nvra)
     try:
-        if module in sysfs.loaded_livepatch_modules(root):
+        if module in kernel.loaded_livepatch_modules():
             kernel.unload(module)  # replaced earlier but still loaded: reload it (a downgrade)
         kernel.load_fd(fd, rel_path)
     except KlpError as exc:

@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: List[str]) -> int:
     """Run one command; returns the exit status."""
-    from ..drivers.simkernel import SimulatedKernel
+    from .driver import SimulatedKernel
     from ..errors import KlpError
 
     args = _parser().parse_args(argv)
