@@ -87,11 +87,13 @@ class Hook:
         from .wiring import runner
 
         if self._applies():
-            from .services.load import load_newest, wait_seconds
+            from .services.load import load_newest
+            from .services.transition import policy_for
             from .wiring import open_kernel, open_rpmdb
 
+            wait = policy_for("scriptlet", self.root, self.environ)
             outcome = load_newest(self.root, open_kernel(self.root), open_rpmdb(self.root), self.kernel,
-                                  wait_seconds(self.root, self.environ), on_wait=self.say)
+                                  wait.timeout, wait.interval, on_wait=self.say)
             self.say(outcome.message if outcome.result != "failed" else f"warning: {outcome.message}")
             if outcome.loaded_now:
                 try:  # again, idempotently: %post's flag may have been lost (killed, disk full)

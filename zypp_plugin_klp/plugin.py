@@ -33,7 +33,6 @@ from .core.transaction import ERASE, INSTALL, MULTIVERSION, Step, mentions_livep
 
 from .paths import RECORDS  # noqa: E402,F401  (klp log reads it from here too)
 KEEP_RECORDS = 20
-MAX_WAIT = 25.0  # libzypp drops a plugin that takes 30 s to answer
 
 
 class CommitPlugin:
@@ -73,12 +72,6 @@ class CommitPlugin:
             {"type": s.type, "package": s.nvr, "arch": s.arch, "stage": s.stage} for s in steps]
         return steps
 
-    def _config_wait(self, key: str, default: float) -> float:
-        from .core.sysconfig import seconds
-        from .drivers import host
-
-        return seconds(host.sysconfig(self.root, "livepatching").get(key), default, MAX_WAIT)
-
     def commit_begin(self, frame: Frame) -> None:
         """Note odd steps; wait (bounded) for a running transition before rpm's %pre gate."""
         from .wiring import open_kernel
@@ -99,8 +92,9 @@ class CommitPlugin:
             self._decide(f"several versions of {name} in one commit: only the newest matters")
         if not any(s.kernel == running for s in installs) or not kernel.in_transition():
             return
-        wait = self._config_wait("LIVEPATCH_PLUGIN_WAIT", 20.0)
-        result = kernel.wait_transition(wait, 0.5)
+        from .services import transition
+
+        result = transition.wait(kernel, transition.policy_for("plugin", self.root, {}))
         self._decide(f"waited {result.elapsed:.1f}s for the transition of {result.patch}: " +
                      ("completed" if result.completed else
                       "still in progress, the %pre gate will refuse the new patch"))
@@ -150,9 +144,11 @@ class CommitPlugin:
         if not may_load_now(kernel, self.environ, release):
             self._decide(f"not loading live patches for {release} (LIVEPATCH_KERNEL or build root)")
             return
-        wait = self._config_wait("LIVEPATCH_PLUGIN_WAIT", 20.0)
-        outcome = load_newest(self.root, kernel, open_rpmdb(self.root), release, wait,
-                              on_wait=self._decide)
+        from .services.transition import policy_for
+
+        wait = policy_for("plugin", self.root, {})
+        outcome = load_newest(self.root, kernel, open_rpmdb(self.root), release, wait.timeout,
+                              wait.interval, on_wait=self._decide)
         self.record["actions"].append({"load": outcome.result, "message": outcome.message})
 
     def _ensure_erase_notice(self, step: Step) -> None:

@@ -12,6 +12,8 @@ from zypp_plugin_klp.drivers import procfs, sysfs
 from zypp_plugin_klp.sim.driver import SimulatedKernel
 from zypp_plugin_klp.errors import KernelError, KlpError, ScenarioError
 from zypp_plugin_klp.services import report as inspect
+from zypp_plugin_klp.core.waiting import WaitPolicy
+from zypp_plugin_klp.services import transition
 from zypp_plugin_klp.wiring import open_kernel
 
 
@@ -109,11 +111,11 @@ def test_disable_force_and_unload(sim, build_ko):
 def test_wait_transition_times_out_then_completes(sim, build_ko):
     sim.load(build_ko("livepatch_1_1_1"))
     seen = []
-    result = sim.wait_transition(0.3, 0.1, lambda *a: seen.append(a))
+    result = transition.wait(sim, WaitPolicy(0.3, 0.1), lambda *a: seen.append(a))
     assert not result.completed and result.patch == "livepatch_1_1_1"
     assert seen and seen[0][:3] == ("livepatch_1_1_1", 5, 6)
     sim.release()
-    assert sim.wait_transition(1, 0.1).completed
+    assert transition.wait(sim, WaitPolicy(1, 0.1)).completed
 
 
 def test_signal_after_15_simulated_seconds_wakes_the_shell(tmp_path, build_ko):

@@ -121,7 +121,9 @@ def test_commit_begin_wait_ends_when_the_task_is_released(root, sim, build_ko):
 def test_configured_wait_is_capped_below_libzypps_timeout(root):
     with open(os.path.join(root, "etc/sysconfig/livepatching"), "w") as handle:
         handle.write("LIVEPATCH_PLUGIN_WAIT=3600\n")
-    assert plugin.CommitPlugin(root, {})._config_wait("LIVEPATCH_PLUGIN_WAIT", 20) == plugin.MAX_WAIT
+    from zypp_plugin_klp.services.transition import policy_for
+
+    assert policy_for("plugin", root, {}).timeout == 25.0  # libzypp drops a plugin after 30 s
 
 
 def test_odd_steps_are_noted(root):

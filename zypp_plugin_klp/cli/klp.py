@@ -68,8 +68,8 @@ class Options:
         self.root = "/"
         self.json = False
         self.command = ""
-        self.timeout = 60.0
-        self.interval = 1.0
+        self.timeout: float | None = None   # 'klp wait': the wait policy's defaults
+        self.interval: float | None = None
         self.revert = False
         self.yes = False
         self.dry_run = False
@@ -302,11 +302,16 @@ def _blocking_threads(opts: Options, console: Console) -> int:
 
 def _wait(opts: Options, console: Console) -> int:
     from ..core import render
+    from ..core.waiting import DEFAULTS, WaitPolicy
+    from ..services import transition
     from ..wiring import open_kernel
 
     if opts.revert:
         _require_root(console, "wait --revert")
     kernel = open_kernel(opts.root)
+    default = DEFAULTS["cli"]
+    policy = WaitPolicy(default.timeout if opts.timeout is None else opts.timeout,
+                        default.interval if opts.interval is None else opts.interval)
     tty = sys.stderr.isatty()
 
     def progress(patch: str, switched: int, total: int, elapsed: float) -> None:
@@ -314,32 +319,31 @@ def _wait(opts: Options, console: Console) -> int:
         sys.stderr.write(f"\r{line}\033[K" if tty else line + "\n")
         sys.stderr.flush()
 
-    result = kernel.wait_transition(opts.timeout, opts.interval, progress)
+    result = transition.wait(kernel, policy, progress)
     if tty:
         sys.stderr.write("\n")
     if result.completed:
         console.out("ready\n")
         return EXIT_OK
     console.err(f"{console.prog}: transition of {result.patch} still in progress after "
-                f"{opts.timeout:g}s; blocking tasks:")
+                f"{policy.timeout:g}s; blocking tasks:")
     report = _blocking_report(opts, console, 1)
     console.err(render.blocking_text(report, 1).rstrip("\n"))
     if opts.revert and result.patch:
         console.err(f"{console.prog}: reversing the transition of {result.patch}")
-        kernel.disable(result.patch)
-        again = kernel.wait_transition(opts.timeout, opts.interval, progress)
+        again = transition.revert(kernel, result.patch, policy, progress)
         console.err(f"{console.prog}: transition reversed" if again.completed
                     else f"{console.prog}: the reversal is still in progress too")
     return EXIT_FAIL
 
 
 def _force(opts: Options, console: Console) -> int:
-    from ..core.transition import transitioning_patch
+    from ..services import transition
     from ..wiring import open_kernel
 
     _require_root(console, "force")
     kernel = open_kernel(opts.root)
-    patch = transitioning_patch(kernel.patches(console.warn))
+    patch = transition.transitioning(kernel, console.warn)
     if patch is None:
         console.out("ready\n")
         return EXIT_OK
@@ -351,21 +355,21 @@ def _force(opts: Options, console: Console) -> int:
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             console.err("not forced")
             return EXIT_FAIL
-    kernel.force(patch.name)
+    transition.force(kernel, patch.name)
     console.out(f"forced {patch.name}\n")
     return EXIT_OK
 
 
 def _poke(opts: Options, console: Console) -> int:
-    from ..core.transition import transitioning_patch
+    from ..services import transition
     from ..wiring import open_kernel
 
     _require_root(console, "poke")
     kernel = open_kernel(opts.root)
-    patch = transitioning_patch(kernel.patches(console.warn))
+    patch = transition.transitioning(kernel, console.warn)
     if patch is None:
         return EXIT_OK
-    if not kernel.signal(patch.name):
+    if not transition.signal(kernel, patch.name):
         console.err(f"{console.prog}: this kernel signals blocking tasks by itself; nothing to do")
     return EXIT_OK
 

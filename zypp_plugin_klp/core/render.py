@@ -2,6 +2,7 @@
 
 from typing import Any, Dict, List, Optional, Sequence
 
+from .reports import BlockingReport, PatchReport, TaskDetails
 from .transition import PATCHED
 
 INITIAL_PATCH = "(none - this is an initial kernel live patch)"
@@ -13,6 +14,8 @@ NO_BLOCKING = "no threads with klp_in_progress set"
 SCHEMA_STATUS = "klp-status/1"
 SCHEMA_PATCHES = "klp-patches/1"
 SCHEMA_BLOCKING = "klp-blocking/1"
+
+UNREAD = TaskDetails(None, None, None)  # a task whose details were not asked for
 
 
 def _dump(doc: Dict[str, Any]) -> str:
@@ -27,7 +30,7 @@ def _command(cmdline: Optional[Sequence[str]], comm: Optional[str]) -> str:
     return f"[{comm if comm is not None else '?'}]"
 
 
-def patches_text(reports: Sequence[Any], verbosity: int) -> str:
+def patches_text(reports: Sequence[PatchReport], verbosity: int) -> str:
     """``klp patches``: names; with -v a block of indented ``field: value`` lines per module."""
     if verbosity == 0:
         return "".join(f"{r.name}\n" for r in reports)
@@ -48,7 +51,7 @@ def patches_text(reports: Sequence[Any], verbosity: int) -> str:
     return "\n".join(blocks)
 
 
-def patches_json(reports: Sequence[Any]) -> str:
+def patches_json(reports: Sequence[PatchReport]) -> str:
     """``klp patches --json`` (schema klp-patches/1)."""
     items = []
     for r in reports:
@@ -77,7 +80,7 @@ def status_json(status: str) -> str:
     return _dump({"schema": SCHEMA_STATUS, "status": status})
 
 
-def blocking_text(report: Any, verbosity: int) -> str:
+def blocking_text(report: BlockingReport, verbosity: int) -> str:
     """``klp blocking``: PIDs; -v adds command lines; -vv one entry per thread with its stack."""
     if not report.tasks:
         return f"{NO_BLOCKING}\n" if verbosity else ""
@@ -86,7 +89,7 @@ def blocking_text(report: Any, verbosity: int) -> str:
     out: List[str] = []
     seen = set()
     for t in report.tasks:
-        d = t.details
+        d = t.details or UNREAD
         if verbosity == 1:
             if t.pid not in seen:
                 seen.add(t.pid)
@@ -100,12 +103,12 @@ def blocking_text(report: Any, verbosity: int) -> str:
     return "".join(out)
 
 
-def threads_text(report: Any) -> str:
+def threads_text(report: BlockingReport) -> str:
     """``kgr blocking_threads``: one TID per line."""
     return "".join(f"{t.tid}\n" for t in report.tasks)
 
 
-def blocking_json(report: Any) -> str:
+def blocking_json(report: BlockingReport) -> str:
     """``klp blocking --json`` (schema klp-blocking/1)."""
     tasks = []
     for t in report.tasks:

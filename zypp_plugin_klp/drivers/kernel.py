@@ -14,8 +14,7 @@ if TYPE_CHECKING:
 
     from ..core.elfmod import ModuleInfo
     from ..core.transition import Patch
-    from ..core.waiting import WaitResult
-    from .procfs import TaskDetails, WalkStats
+    from ..core.reports import TaskDetails, WalkStats
 
     Warn = Callable[[str], None]
 
@@ -144,32 +143,6 @@ class KernelDriver(abc.ABC):
         time.sleep(seconds)
 
 
-    # -- waiting (moves to services/transition.py) ---------------------------------------------
-    def wait_transition(self, timeout: float, interval: float = 1.0,
-                        progress: Callable[[str, int, int, float], None] | None = None,
-                        clock: Callable[[], float] | None = None) -> WaitResult:
-        """Wait until no patch is in transition, at most ``timeout`` seconds."""
-        import time
-
-        from ..core import transition as tr
-        from ..core.waiting import WaitResult
-        from .procfs import WalkStats
-
-        clock = clock or time.monotonic
-        start = clock()
-        last: str | None = None
-        while True:
-            patch = tr.transitioning_patch(self.patches())
-            elapsed = clock() - start
-            if patch is None:
-                return WaitResult(True, last, elapsed)
-            last = patch.name
-            if elapsed >= timeout:
-                return WaitResult(False, patch.name, elapsed)
-            if progress is not None:
-                found, total = self.blocking_tasks(tr.transition_target(patch), WalkStats())
-                progress(patch.name, total - len(found), total, elapsed)
-            self.pause(min(interval, max(0.0, timeout - elapsed)) or interval)
 
 class TreeKernel(KernelDriver):
     """Reads from a kernel's sysfs and procfs under ``root`` (the real ones, or a simulated tree)."""

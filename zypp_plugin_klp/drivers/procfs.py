@@ -1,31 +1,13 @@
 """Readers for per-task live patch state under ``<root>/proc``; tasks vanish mid-walk and that is fine."""
 
 import os
-from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
 from ..core.kvalues import parse_cmdline, parse_stack
+from ..core.reports import TaskDetails, WalkStats  # noqa: F401  (what the readers fill in)
 from ..core.transition import is_blocking
 
 Warn = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class TaskDetails:
-    """What ``klp blocking -v/-vv`` shows about a task: None where it could not be read."""
-
-    comm: Optional[str]
-    cmdline: Optional[List[str]]
-    stack: Optional[List[str]]
-
-
-@dataclass
-class WalkStats:
-    """What a walk of /proc met besides readable tasks."""
-
-    vanished: int = 0
-    denied: int = 0
-    garbage: int = 0
 
 
 def scan_blocking(root: str, target: int, stats: WalkStats,

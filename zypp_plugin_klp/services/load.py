@@ -8,9 +8,11 @@ from typing import Callable, Dict, Optional
 
 from ..core import names
 from ..core import transition as tr
+from ..core.waiting import DEFAULTS, WaitPolicy
 from ..drivers import host
 from ..drivers.kernel import KernelDriver
 from ..errors import KlpError
+from . import transition
 
 from ..paths import FAILED, LAST_LOAD  # noqa: F401  (re-exported for callers)
 
@@ -36,14 +38,6 @@ def may_load_now(kernel: KernelDriver, environ: Dict[str, str], kernel_release: 
     return kernel.kernel_release() == kernel_release and kernel.livepatch_supported()
 
 
-def wait_seconds(root: str, environ: Dict[str, str], default: float = 15.0) -> float:
-    """LIVEPATCH_WAIT from /etc/sysconfig/livepatching (KLP_WAIT in the environment wins)."""
-    from ..core.sysconfig import seconds
-
-    return seconds(environ.get("KLP_WAIT") or host.sysconfig(root, "livepatching").get("LIVEPATCH_WAIT"),
-                   default)
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What :func:`load_newest` did, in one line for the administrator."""
@@ -64,7 +58,8 @@ def _module_path(package: object, release: str) -> Optional[str]:
 
 
 def load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
-                wait: float = 15.0, interval: float = 0.5,
+                wait: float = DEFAULTS["scriptlet"].timeout,
+                interval: float = DEFAULTS["scriptlet"].interval,
                 on_wait: Optional[Callable[[str], None]] = None) -> Outcome:
     """Load the newest installed ``kernel-livepatch-<release>`` patch unless it is active.
 
@@ -116,7 +111,7 @@ def _load_verified(root: str, kernel: KernelDriver, fd: int, rel_path: str, pack
     if mine is not None and mine.enabled == 1:  # ours, still in transition: wait, do not reload
         return _settle(kernel, wait, interval, module, nvra)
     if tr.transitioning_patch(current.values()) is not None:
-        done = kernel.wait_transition(wait, interval)
+        done = transition.wait(kernel, WaitPolicy(wait, interval))
         if not done.completed:
             return Outcome(FAILED, f"the transition of {done.patch} did not finish within "
                                    f"{wait:g}s; {module} was not loaded (see 'klp blocking -v')",
@@ -136,7 +131,7 @@ def _load_verified(root: str, kernel: KernelDriver, fd: int, rel_path: str, pack
 def _settle(kernel: KernelDriver, wait: float, interval: float, module: str, nvra: str,
             loaded_now: bool = False) -> Outcome:
     """Wait for ``module``'s own transition: LOADED once it completes, else IN_PROGRESS."""
-    if kernel.wait_transition(wait, interval).completed:
+    if transition.wait(kernel, WaitPolicy(wait, interval)).completed:
         return Outcome(LOADED, f"{module} ({nvra}) is active", module, nvra, loaded_now)
     return Outcome(IN_PROGRESS, f"{module} ({nvra}) is loaded; its transition is still in progress "
                                 f"after {wait:g}s (see 'klp blocking -v')", module, nvra, loaded_now)

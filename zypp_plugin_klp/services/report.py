@@ -1,12 +1,11 @@
 """Read-only use cases: status, the list of patches with their packages, and blocking tasks."""
 
-from dataclasses import dataclass, field
 from typing import Callable, List, Optional
 
 from ..core import transition as tr
 from ..drivers import sysfs
 from ..drivers.kernel import KernelDriver
-from ..drivers.procfs import TaskDetails, WalkStats
+from ..core.reports import BlockingReport, BlockingTask, PatchReport, WalkStats
 
 Warn = Callable[[str], None]
 
@@ -14,21 +13,6 @@ Warn = Callable[[str], None]
 def status(kernel: KernelDriver) -> str:
     """``ready`` or ``in_progress``."""
     return tr.IN_PROGRESS if kernel.in_transition() else tr.READY
-
-
-@dataclass
-class PatchReport:
-    """One live patch module as ``klp patches`` reports it."""
-
-    name: str
-    active: bool
-    patch: Optional[tr.Patch] = None
-    module_path: Optional[str] = None
-    package: Optional[object] = None  # drivers.rpmdb.InstalledPackage
-    cves: List[str] = field(default_factory=list)
-    bugs: List[str] = field(default_factory=list)
-    expires: Optional[str] = None
-    update: Optional[str] = None
 
 
 def patches(kernel: KernelDriver, rpmdb: Optional[object] = None, warn: Warn = sysfs.ignore) -> List[PatchReport]:
@@ -58,7 +42,7 @@ def _add_packages(kernel: KernelDriver, reports: List[PatchReport], rpmdb: objec
             continue
         report.package = rpmdb.owner(report.module_path)  # type: ignore[attr-defined]
         if report.package is not None:
-            report.cves, report.bugs = references(report.package.changelog)  # type: ignore[attr-defined]
+            report.cves, report.bugs = references(report.package.changelog)
 
 
 def add_updates(reports: List[PatchReport], resolver: object) -> None:
@@ -80,34 +64,9 @@ def add_expiry(reports: List[PatchReport], root: str, now: int) -> None:
     for report in reports:
         package = report.package
         if report.active and package is not None:
-            edition = f"{package.version}-{package.release}"  # type: ignore[attr-defined]
-            report.expires = expiry_text(package_eol(root, package.name, edition,  # type: ignore[attr-defined]
-                                                     package.arch), now)  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class BlockingTask:
-    """A thread that still runs code the transition must switch away from."""
-
-    pid: int
-    tid: int
-    details: Optional[TaskDetails] = None
-
-
-@dataclass
-class BlockingReport:
-    """Who holds up the current transition, and how many tasks took part."""
-
-    patch: Optional[tr.Patch]
-    target: Optional[int]
-    tasks: List[BlockingTask]
-    total: int
-    stats: WalkStats
-
-    @property
-    def switched(self) -> int:
-        """Tasks that have reached the target state."""
-        return self.total - len(self.tasks)
+            edition = f"{package.version}-{package.release}"
+            report.expires = expiry_text(package_eol(root, package.name, edition,
+                                                     package.arch), now)
 
 
 def blocking(kernel: KernelDriver, details: int = 0, warn: Warn = sysfs.ignore) -> BlockingReport:

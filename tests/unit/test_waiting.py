@@ -1,0 +1,30 @@
+"""The wait policy: its defaults table and its pure step function."""
+
+from zypp_plugin_klp.core.waiting import DONE, GIVE_UP, PAUSE, SIGNAL, WaitPolicy, policy, step
+
+
+def test_defaults_come_from_one_table_with_environment_over_sysconfig():
+    assert policy("cli", {}, {}) == WaitPolicy(60.0, 1.0)
+    assert policy("scriptlet", {}, {}).timeout == 15.0
+    assert policy("scriptlet", {"LIVEPATCH_WAIT": "7"}, {}).timeout == 7.0
+    assert policy("scriptlet", {"LIVEPATCH_WAIT": "7"}, {"KLP_WAIT": "3"}).timeout == 3.0
+    assert policy("plugin", {}, {"KLP_WAIT": "3"}).timeout == 20.0  # the plugin reads sysconfig only
+    assert policy("plugin", {"LIVEPATCH_PLUGIN_WAIT": "3600"}, {}).timeout == 25.0
+    assert policy("plugin", {"LIVEPATCH_PLUGIN_WAIT": "banana"}, {}).timeout == 20.0
+
+
+def test_step_pauses_until_the_timeout_then_gives_up():
+    p = WaitPolicy(timeout=2.0, interval=0.5)
+    assert step(p, 0.0, False, False) == (DONE, 0.0)
+    assert step(p, 0.0, True, False) == (PAUSE, 0.5)
+    assert step(p, 1.8, True, False)[0] == PAUSE and abs(step(p, 1.8, True, False)[1] - 0.2) < 1e-9
+    assert step(p, 2.0, True, False) == (GIVE_UP, 0.0)
+    assert step(p, 5.0, False, False) == (DONE, 0.0)  # completion wins over the timeout
+
+
+def test_step_signals_once_after_signal_after_and_respects_the_cap():
+    p = WaitPolicy(timeout=60.0, interval=1.0, signal_after=15.0, cap=25.0)
+    assert step(p, 14.9, True, False)[0] == PAUSE
+    assert step(p, 15.0, True, False) == (SIGNAL, 0.0)
+    assert step(p, 16.0, True, True)[0] == PAUSE
+    assert step(p, 25.0, True, True) == (GIVE_UP, 0.0)
