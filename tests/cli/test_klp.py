@@ -167,6 +167,11 @@ def test_force_asks_first(held):
     (["wait", "--timeout", "nan"], "--timeout needs a number of seconds"),
     (["status", "extra"], "unexpected argument 'extra'"),
     (["--json=1", "status"], "option --json takes no value"),
+    (["status", "--revert"], "option --revert does not apply to 'status'"),
+    (["status", "--revert", "--dry-run"], "option --revert does not apply to 'status'"),
+    (["blocking", "-n"], "option -n does not apply to 'blocking'"),
+    (["downgrade", "--dry-run"], "option --dry-run does not apply to 'downgrade'"),
+    (["-n", "update"], "option -n must follow its command"),
 ])
 def test_usage_errors_exit_2(args, words):
     r = run_klp(*args)

@@ -1,0 +1,60 @@
+"""``klp wait``: wait for the transition with progress; at the timeout name the blockers, maybe revert."""
+
+from __future__ import annotations
+
+from ..options import FLAG, VALUE, Option, seconds
+from .common import EXIT_FAIL, EXIT_OK, require_root
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..options import Values
+    from .common import Console
+
+NAME = "wait"
+SYNOPSIS = "wait [--timeout S] [--interval S] [--revert]"
+SUMMARY = ("wait for the transition, showing progress; at the timeout name the\n"
+           "blocking tasks, optionally reverse the transition, and exit 1")
+OPTIONS = (
+    Option(("--timeout",), "timeout", VALUE, convert=seconds),  # default: the wait policy's
+    Option(("--interval",), "interval", VALUE, convert=lambda v, o: max(seconds(v, o), 0.01)),
+    Option(("--revert",), "revert", FLAG),
+)
+
+
+def run(opts: Values, console: Console) -> int:
+    import sys
+
+    from ...core import render
+    from ...core.waiting import DEFAULTS, WaitPolicy
+    from ...services import transition
+    from ...wiring import open_kernel
+    from .blocking import report
+
+    if opts.revert:
+        require_root("wait --revert")
+    kernel = open_kernel(opts.root)
+    default = DEFAULTS["cli"]
+    policy = WaitPolicy(default.timeout if opts.timeout is None else opts.timeout,
+                        default.interval if opts.interval is None else opts.interval)
+    tty = sys.stderr.isatty()
+
+    def progress(patch: str, switched: int, total: int, elapsed: float) -> None:
+        line = render.progress_line(patch, switched, total, elapsed)
+        sys.stderr.write(f"\r{line}\033[K" if tty else line + "\n")
+        sys.stderr.flush()
+
+    result = transition.wait(kernel, policy, progress)
+    if tty:
+        sys.stderr.write("\n")
+    if result.completed:
+        console.out("ready\n")
+        return EXIT_OK
+    console.err(f"{console.prog}: transition of {result.patch} still in progress after "
+                f"{policy.timeout:g}s; blocking tasks:")
+    console.err(render.blocking_text(report(opts, console, 1), 1).rstrip("\n"))
+    if opts.revert and result.patch:
+        console.err(f"{console.prog}: reversing the transition of {result.patch}")
+        again = transition.revert(kernel, result.patch, policy, progress)
+        console.err(f"{console.prog}: transition reversed" if again.completed
+                    else f"{console.prog}: the reversal is still in progress too")
+    return EXIT_FAIL
