@@ -26,13 +26,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .drivers.kernel import KernelDriver
-
 from .core.frames import Frame, FrameError, FrameReader, encode
-from .core.transaction import ERASE, INSTALL, MULTIVERSION, Step, mentions_livepatch, parse_steps
-
-from .paths import RECORDS  # noqa: E402,F401  (klp log reads it from here too)
-KEEP_RECORDS = 20
+from .core.transaction import Step, mentions_livepatch, parse_steps
 
 
 class CommitPlugin:
@@ -74,93 +69,23 @@ class CommitPlugin:
 
     def commit_begin(self, frame: Frame) -> None:
         """Note odd steps; wait (bounded) for a running transition before rpm's %pre gate."""
-        from .wiring import open_kernel
-
         steps = self._steps(frame)
-        if not steps:
-            return
-        kernel = open_kernel(self.root)
-        running = kernel.kernel_release()
-        installs = [s for s in steps if s.type in (INSTALL, MULTIVERSION)]
-        for step in installs:
-            if step.kernel != running and \
-                    not os.path.isdir(os.path.join(self.root, "lib/modules", step.kernel or "")):
-                self._decide(f"{step.nvr} is for kernel {step.kernel}, which is neither running nor "
-                             "installed")
-        names = [s.name for s in installs]
-        for name in sorted({n for n in names if names.count(n) > 1}):
-            self._decide(f"several versions of {name} in one commit: only the newest matters")
-        if not any(s.kernel == running for s in installs) or not kernel.in_transition():
-            return
-        from .services import transition
+        if steps:
+            from .services import commit
+            from .wiring import open_kernel
 
-        result = transition.wait(kernel, transition.policy_for("plugin", self.root, {}))
-        self._decide(f"waited {result.elapsed:.1f}s for the transition of {result.patch}: " +
-                     ("completed" if result.completed else
-                      "still in progress, the %pre gate will refuse the new patch"))
+            commit.before(self.root, open_kernel(self.root), steps, self._decide)
 
     def commit_end(self, frame: Frame) -> None:
         """Make the outcome right whatever the scriptlets managed: newest patch loaded, notices."""
-        from .wiring import open_kernel
-
         steps = [s for s in self._steps(frame) if s.stage == "ok"]
-        if not steps:
-            return
-        kernel = open_kernel(self.root)
-        running = kernel.kernel_release()
-        installed_names = {s.name for s in steps if s.type in (INSTALL, MULTIVERSION)}
-        ours = [s for s in steps if s.type in (INSTALL, MULTIVERSION) and s.kernel == running]
-        if ours and not self._posttrans_did_it(ours):
-            self._ensure_loaded(kernel, running)
-        for step in steps:
-            if step.type == ERASE and step.name not in installed_names:
-                self._ensure_erase_notice(step)
+        if steps:
+            from .services import commit
+            from .wiring import open_kernel, open_rpmdb, runner
 
-    def _posttrans_did_it(self, steps: list[Step]) -> bool:
-        """Whether %posttrans of this very commit already handled one of ``steps`` (then the rpm
-        database need not even be opened: this keeps the plugin cheap in the common case)."""
-        import json
-
-        from .drivers import host
-        from .paths import FAILED, LAST_LOAD
-
-        text = host.read_file(self.root, LAST_LOAD)
-        try:
-            last = json.loads(text) if text else None
-        except ValueError:
-            return False
-        if not isinstance(last, dict) or last.get("result") == FAILED or \
-                str(last.get("time", "")) < self.record["started"]:
-            return False
-        if last.get("package") in {f"{s.nvr}.{s.arch}" for s in steps}:
-            self._decide(f"%posttrans already handled {last['package']}: {last.get('message')}")
-            return True
-        return False
-
-    def _ensure_loaded(self, kernel: KernelDriver, release: str) -> None:
-        from .services.load import load_newest, may_load_now
-        from .wiring import open_rpmdb
-
-        if not may_load_now(kernel, self.environ, release):
-            self._decide(f"not loading live patches for {release} (LIVEPATCH_KERNEL or build root)")
-            return
-        from .services.transition import policy_for
-
-        wait = policy_for("plugin", self.root, {})
-        outcome = load_newest(self.root, kernel, open_rpmdb(self.root), release, wait.timeout,
-                              wait.interval, on_wait=self._decide)
-        self.record["actions"].append({"load": outcome.result, "message": outcome.message})
-
-    def _ensure_erase_notice(self, step: Step) -> None:
-        from .services import initrd, remove
-        from .wiring import runner
-
-        if any(n.get("package") == step.nvr for n in remove.notices(self.root)):
-            self._decide(f"{step.nvr}: reboot notice already recorded by %postun")
-            return
-        remove.after_erase(self.root, step.nvr, step.kernel or "")
-        messages = initrd.regenerate(self.root, self.environ, runner())
-        self.record["actions"].append({"erase": step.nvr, "initrd": messages or "ok"})
+            self.record["actions"] += commit.after(
+                self.root, self.environ, steps, self.record["started"], open_kernel(self.root),
+                open_rpmdb(self.root), runner(), self._decide)
 
     def _decide(self, text: str) -> None:
         self.record["decisions"].append(text)
@@ -169,33 +94,16 @@ class CommitPlugin:
         """Write the record of this commit once (atomically), keep the newest few, log to syslog."""
         if self.written or not (self.record["steps"] or self.record["errors"]):
             return
-        import json
-
-        from .drivers import host
+        from .drivers.host import HostFileError
+        from .services import journal
 
         self.written = True
         self.record["duration"] = round(time.monotonic() - self.started, 3)
-        name = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{time.time_ns() % 10**9:09d}-" \
-               f"{os.getpid()}.json"
         try:
-            host.write_file(self.root, f"{RECORDS}/{name}",
-                            (json.dumps(self.record, indent=2, sort_keys=True) + "\n").encode())
-            for old in [n for n in host.list_dir(self.root, RECORDS)
-                        if n.endswith(".json")][:-KEEP_RECORDS]:
-                host.remove_file(self.root, f"{RECORDS}/{old}")
-        except host.HostFileError as exc:  # unprivileged, full disk...: syslog still gets it
+            journal.save(self.root, self.record, os.getpid())
+        except HostFileError as exc:  # unprivileged, full disk...: syslog still gets it
             self.record["errors"].append(f"record not saved: {exc}")
-        _syslog(summary(self.record))
-
-
-def summary(record: dict[str, Any]) -> str:
-    """One line describing a recorded commit (also what ``klp log`` prints)."""
-    steps = ", ".join(f"{s['type']}{s['package']}" for s in record.get("steps", [])) or "no live patches"
-    parts = [f"{record.get('started', '?')} {steps}"]
-    parts += [a.get("message") or f"erase {a.get('erase')}: initrd {a.get('initrd')}"
-              for a in record.get("actions", []) if isinstance(a, dict)]
-    parts += record.get("decisions", []) + [f"error: {e}" for e in record.get("errors", [])]
-    return "; ".join(str(p) for p in parts)
+        _syslog(journal.summary(self.record))
 
 
 def _syslog(message: str) -> None:

@@ -43,9 +43,12 @@ def open_resolver(root: str = "/") -> Resolver:
     return Resolver(root)
 
 
-def runner() -> Callable[..., Result]:
-    """Runs a command to completion, capturing its output (initrd generators)."""
-    from .drivers.runner import run
+def runner() -> Callable[[list[str]], Result]:
+    """Runs a command to completion, capturing its output (initrd generators); imported on use."""
+    def run(argv: list[str]) -> Result:
+        from .drivers.runner import run as real
+
+        return real(argv)
 
     return run
 

@@ -10,7 +10,8 @@ import pytest
 from zypp_plugin_klp import plugin
 from zypp_plugin_klp.core.frames import FrameReader
 from zypp_plugin_klp.drivers import sysfs
-from zypp_plugin_klp.services import remove
+from zypp_plugin_klp.paths import RECORDS
+from zypp_plugin_klp.services import journal, remove
 
 from conftest import HAS_RPMBUILD, RELEASE, build_livepatch_rpm, rpm_install, run_klp
 
@@ -95,7 +96,7 @@ def test_commit_end_loads_the_newest_installed_patch(root, sim, build_ko, tmp_pa
     assert replies == ["ACK"] * 5
     assert record["actions"][0]["load"] == "in_progress"
     assert [p.name for p in sysfs.read_patches(root)] == ["livepatch_1_1_1"]
-    names = os.listdir(os.path.join(root, plugin.RECORDS))
+    names = os.listdir(os.path.join(root, RECORDS))
     assert len(names) == 1 and names[0].endswith(".json")
     assert run_klp("--root", root, "log").stdout.startswith(record["started"])
 
@@ -159,9 +160,9 @@ def test_garbage_never_breaks_the_plugin(root, garbage):
 
 
 def test_records_are_pruned(root):
-    for _ in range(plugin.KEEP_RECORDS + 3):
+    for _ in range(journal.KEEP_RECORDS + 3):
         converse(root, conversation(("COMMITBEGIN", body("+", "1"))))
-    assert len(os.listdir(os.path.join(root, plugin.RECORDS))) == plugin.KEEP_RECORDS
+    assert len(os.listdir(os.path.join(root, RECORDS))) == journal.KEEP_RECORDS
 
 
 def test_commits_without_live_patches_cost_nothing(root):
@@ -169,7 +170,7 @@ def test_commits_without_live_patches_cost_nothing(root):
         {"type": "+", "solvable": {"n": "vim", "v": "9.0", "r": "1", "a": "x86_64"}}]}).encode()
     replies, record, _ = converse(root, conversation(("COMMITBEGIN", other), ("COMMITEND", other)))
     assert replies == ["ACK"] * 5 and record is None
-    assert not os.path.exists(os.path.join(root, plugin.RECORDS))
+    assert not os.path.exists(os.path.join(root, RECORDS))
 
 
 def test_unprivileged_plugin_never_crashes(root):

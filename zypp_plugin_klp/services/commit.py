@@ -1,0 +1,99 @@
+"""The commit plugin's use cases: before a commit (odd steps, a bounded wait for a running
+transition) and after it (the newest patch loaded exactly once, erase notices)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..core.transaction import ERASE, INSTALL, MULTIVERSION, Step
+from ..drivers.kernel import KernelDriver
+from . import transition
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..drivers.runner import Result
+
+Decide = Callable[[str], None]
+Runner = Callable[[list[str]], "Result"]
+
+
+def before(root: str, kernel: KernelDriver, steps: Sequence[Step], decide: Decide) -> None:
+    """Note odd steps; wait (bounded) for a running transition before rpm's %pre gate."""
+    running = kernel.kernel_release()
+    installs = [s for s in steps if s.type in (INSTALL, MULTIVERSION)]
+    for step in installs:
+        if step.kernel != running and \
+                not os.path.isdir(os.path.join(root, "lib/modules", step.kernel or "")):
+            decide(f"{step.nvr} is for kernel {step.kernel}, which is neither running nor installed")
+    names = [s.name for s in installs]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        decide(f"several versions of {name} in one commit: only the newest matters")
+    if not any(s.kernel == running for s in installs) or not kernel.in_transition():
+        return
+    result = transition.wait(kernel, transition.policy_for("plugin", root, {}))
+    decide(f"waited {result.elapsed:.1f}s for the transition of {result.patch}: " +
+           ("completed" if result.completed else
+            "still in progress, the %pre gate will refuse the new patch"))
+
+
+def after(root: str, environ: dict[str, str], steps: Sequence[Step], started: str,
+          kernel: KernelDriver, rpmdb: Any, run: Runner, decide: Decide) -> list[dict[str, Any]]:
+    """Make the outcome right whatever the scriptlets managed; return the actions taken."""
+    actions: list[dict[str, Any]] = []
+    running = kernel.kernel_release()
+    installed_names = {s.name for s in steps if s.type in (INSTALL, MULTIVERSION)}
+    ours = [s for s in steps if s.type in (INSTALL, MULTIVERSION) and s.kernel == running]
+    if ours and not _posttrans_did_it(root, ours, started, decide):
+        actions += _ensure_loaded(root, environ, kernel, rpmdb, running, decide)
+    for step in steps:
+        if step.type == ERASE and step.name not in installed_names:
+            actions += _ensure_erase_notice(root, environ, step, run, decide)
+    return actions
+
+
+def _posttrans_did_it(root: str, steps: list[Step], started: str, decide: Decide) -> bool:
+    """Whether %posttrans of this very commit already handled one of ``steps`` (then the rpm
+    database need not even be opened: this keeps the plugin cheap in the common case)."""
+    import json
+
+    from ..drivers import host
+    from ..paths import FAILED, LAST_LOAD
+
+    text = host.read_file(root, LAST_LOAD)
+    try:
+        last = json.loads(text) if text else None
+    except ValueError:
+        return False
+    if not isinstance(last, dict) or last.get("result") == FAILED or \
+            str(last.get("time", "")) < started:
+        return False
+    if last.get("package") in {f"{s.nvr}.{s.arch}" for s in steps}:
+        decide(f"%posttrans already handled {last['package']}: {last.get('message')}")
+        return True
+    return False
+
+
+def _ensure_loaded(root: str, environ: dict[str, str], kernel: KernelDriver, rpmdb: Any,
+                   release: str, decide: Decide) -> list[dict[str, Any]]:
+    from .load import load_newest, may_load_now
+
+    if not may_load_now(kernel, environ, release):
+        decide(f"not loading live patches for {release} (LIVEPATCH_KERNEL or build root)")
+        return []
+    wait = transition.policy_for("plugin", root, {})
+    outcome = load_newest(root, kernel, rpmdb, release, wait.timeout, wait.interval, on_wait=decide)
+    return [{"load": outcome.result, "message": outcome.message}]
+
+
+def _ensure_erase_notice(root: str, environ: dict[str, str], step: Step, run: Runner,
+                         decide: Decide) -> list[dict[str, Any]]:
+    from . import initrd, remove
+
+    if any(n.get("package") == step.nvr for n in remove.notices(root)):
+        decide(f"{step.nvr}: reboot notice already recorded by %postun")
+        return []
+    remove.after_erase(root, step.nvr, step.kernel or "")
+    messages = initrd.regenerate(root, environ, run)
+    return [{"erase": step.nvr, "initrd": messages or "ok"}]
