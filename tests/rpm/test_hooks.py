@@ -134,7 +134,7 @@ def test_upgrade_replaces_and_erase_leaves_reboot_notice(root, tmp_path, build_k
     assert hook(root, "postun", PKG, "3-1.1", "0") == 0
     assert os.path.exists(os.path.join(root, remove.REBOOT_NEEDED))
     (notice,) = remove.notices(root)
-    assert notice["package"] == f"{PKG}-3-1.1" and notice["kernel"] == RELEASE
+    assert notice.package == f"{PKG}-3-1.1" and notice.kernel == RELEASE
     assert "reboot" in capsys.readouterr().err
     assert initrd_log(tmp_path)[-1] == f"-f --kver {RELEASE}"
 

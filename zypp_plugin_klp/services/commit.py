@@ -56,21 +56,14 @@ def after(root: str, environ: dict[str, str], steps: Sequence[Step], started: st
 def _posttrans_did_it(root: str, steps: list[Step], started: str, decide: Decide) -> bool:
     """Whether %posttrans of this very commit already handled one of ``steps`` (then the rpm
     database need not even be opened: this keeps the plugin cheap in the common case)."""
-    import json
+    from ..paths import FAILED
+    from .records import LastLoad
 
-    from ..drivers import host
-    from ..paths import FAILED, LAST_LOAD
-
-    text = host.read_file(root, LAST_LOAD)
-    try:
-        last = json.loads(text) if text else None
-    except ValueError:
+    last = LastLoad.load(root)
+    if last is None or last.result == FAILED or (last.time or "") < started:
         return False
-    if not isinstance(last, dict) or last.get("result") == FAILED or \
-            str(last.get("time", "")) < started:
-        return False
-    if last.get("package") in {f"{s.nvr}.{s.arch}" for s in steps}:
-        decide(f"%posttrans already handled {last['package']}: {last.get('message')}")
+    if last.package in {f"{s.nvr}.{s.arch}" for s in steps}:
+        decide(f"%posttrans already handled {last.package}: {last.message}")
         return True
     return False
 
@@ -91,7 +84,7 @@ def _ensure_erase_notice(root: str, environ: dict[str, str], step: Step, run: Ru
                          decide: Decide) -> list[dict[str, Any]]:
     from . import initrd, remove
 
-    if any(n.get("package") == step.nvr for n in remove.notices(root)):
+    if any(n.package == step.nvr for n in remove.notices(root)):
         decide(f"{step.nvr}: reboot notice already recorded by %postun")
         return []
     remove.after_erase(root, step.nvr, step.kernel or "")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from ..drivers import host
 from ..paths import RECORDS
+from .records import COMMIT_SCHEMA, dump, parse
 
 KEEP_RECORDS = 20
 
@@ -28,8 +28,7 @@ def save(root: str, record: dict[str, Any], pid: int) -> None:
     """
     name = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{time.time_ns() % 10**9:09d}-" \
            f"{pid}.json"
-    host.write_file(root, f"{RECORDS}/{name}",
-                    (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    host.write_file(root, f"{RECORDS}/{name}", dump(record, COMMIT_SCHEMA))
     for old in [n for n in host.list_dir(root, RECORDS) if n.endswith(".json")][:-KEEP_RECORDS]:
         host.remove_file(root, f"{RECORDS}/{old}")
 
@@ -38,13 +37,8 @@ def read(root: str) -> Iterator[Entry]:
     """The journal's records, oldest first (files that are not records are skipped)."""
     for name in host.list_dir(root, RECORDS):
         text = host.read_file(root, f"{RECORDS}/{name}") if name.endswith(".json") else None
-        if text is None:
-            continue
-        try:
-            record = json.loads(text)
-        except ValueError:
-            record = None
-        yield Entry(name, record if isinstance(record, dict) else None)
+        if text is not None:
+            yield Entry(name, parse(text, COMMIT_SCHEMA))
 
 
 def summary(record: dict[str, Any]) -> str:

@@ -1,9 +1,8 @@
 """Make the newest installed live patch for the running kernel active, exactly once."""
 
-import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
 from ..core import names
@@ -13,6 +12,7 @@ from ..drivers import host
 from ..drivers.kernel import KernelDriver
 from ..errors import KlpError
 from . import transition
+from .records import LastLoad
 
 from ..paths import FAILED, LAST_LOAD  # noqa: F401  (re-exported for callers)
 
@@ -68,9 +68,9 @@ def load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
     """
     with host.Lock(root, on_wait):
         outcome = _load_newest(root, kernel, rpmdb, release, wait, interval)
-    record = {**asdict(outcome), "kernel": release,
-              "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    host.write_file(root, LAST_LOAD, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    LastLoad(outcome.result, outcome.message, release,
+             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), outcome.module, outcome.package,
+             outcome.loaded_now).save(root)
     return outcome
 
 

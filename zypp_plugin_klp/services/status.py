@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 
-from ..drivers import host
-from ..paths import LAST_LOAD
 from . import remove
+from .records import LastLoad
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,17 +15,16 @@ if TYPE_CHECKING:
 
 def details(root: str, kernel: KernelDriver, rpmdb: RpmDb) -> list[str]:
     """The lines to show after the status line."""
-    lines = [f"reboot needed: {n.get('reason', '?')} ({n.get('time', '?')})"
-             for n in remove.notices(root)]
-    text = host.read_file(root, LAST_LOAD)
-    try:
-        last = json.loads(text) if text else None
-    except ValueError:
-        last = None
-    if isinstance(last, dict):
-        lines.append(f"last load: {last.get('message', '?')} ({last.get('time', '?')})")
+    lines = [f"reboot needed: {_known(n.reason)} ({_known(n.time)})" for n in remove.notices(root)]
+    last = LastLoad.load(root)
+    if last is not None:
+        lines.append(f"last load: {_known(last.message)} ({_known(last.time)})")
     notice = stream_expiry(root, kernel, rpmdb, int(time.time()))
     return lines + ([notice] if notice else [])
+
+
+def _known(value: str | None) -> str:
+    return "?" if value is None else value
 
 
 def stream_expiry(root: str, kernel: KernelDriver, rpmdb: RpmDb, now: int) -> str | None:

@@ -1,0 +1,91 @@
+"""The state files klp keeps, each owned here as a typed value with load/save and a versioned
+schema (``klp-<thing>/1``): the last load's outcome, the reboot notices, the commit records.
+
+Files written before the schema existed are read as version 1; a file with another schema, or
+that is not valid JSON, reads as absent (never an error: these files only inform).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..drivers import host
+from ..paths import LAST_LOAD, NOTICES
+
+LAST_LOAD_SCHEMA = "klp-last-load/1"
+NOTICES_SCHEMA = "klp-reboot-needed/1"
+COMMIT_SCHEMA = "klp-commit/1"
+
+
+def parse(text: str | None, schema: str) -> dict[str, Any] | None:
+    """The JSON object in ``text`` if it has ``schema`` (or none: files from before schemas)."""
+    try:
+        doc = json.loads(text) if text else None
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or doc.get("schema", schema) != schema:
+        return None
+    return doc
+
+
+def dump(doc: dict[str, Any], schema: str) -> bytes:
+    """``doc`` with its schema, as the bytes of the file."""
+    return (json.dumps({**doc, "schema": schema}, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class LastLoad:
+    """What the last load from a transaction did (``/var/lib/klp/last-load.json``)."""
+
+    result: str | None
+    message: str | None
+    kernel: str | None = None
+    time: str | None = None
+    module: str | None = None
+    package: str | None = None
+    loaded_now: bool = False
+
+    @classmethod
+    def load(cls, root: str) -> LastLoad | None:
+        """The recorded last load, or None when there is none (or it is unreadable)."""
+        doc = parse(host.read_file(root, LAST_LOAD), LAST_LOAD_SCHEMA)
+        if doc is None:
+            return None
+        return cls(_text(doc.get("result")), _text(doc.get("message")), _text(doc.get("kernel")),
+                   _text(doc.get("time")), _text(doc.get("module")), _text(doc.get("package")),
+                   bool(doc.get("loaded_now")))
+
+    def save(self, root: str) -> None:
+        """Write the record atomically."""
+        host.write_file(root, LAST_LOAD, dump(asdict(self), LAST_LOAD_SCHEMA))
+
+
+@dataclass(frozen=True)
+class RebootNotice:
+    """Why a reboot is needed: a removed live patch whose code the running kernel keeps."""
+
+    package: str | None
+    kernel: str | None
+    reason: str | None
+    time: str | None
+
+
+def load_notices(root: str) -> list[RebootNotice]:
+    """The recorded reboot notices, oldest first; empty when none or unreadable."""
+    doc = parse(host.read_file(root, NOTICES), NOTICES_SCHEMA)
+    items = doc.get("notices") if doc is not None else None
+    if not isinstance(items, list):
+        return []
+    return [RebootNotice(_text(n.get("package")), _text(n.get("kernel")), _text(n.get("reason")),
+                         _text(n.get("time"))) for n in items if isinstance(n, dict)]
+
+
+def save_notices(root: str, notices: list[RebootNotice]) -> None:
+    """Write the reboot notices atomically."""
+    host.write_file(root, NOTICES, dump({"notices": [asdict(n) for n in notices]}, NOTICES_SCHEMA))
