@@ -6,7 +6,6 @@ which makes rpm keep the installed version. Every message is one ``klp: ...`` li
 rpm and zypper show it.
 """
 
-import os
 import sys
 from typing import Dict, List, Optional
 
@@ -139,7 +138,9 @@ def parse(argv: List[str], environ: Dict[str, str]) -> Hook:
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of klp-hook."""
     try:
-        hook = parse(sys.argv[1:] if argv is None else argv, dict(os.environ))
+        from .drivers import host
+
+        hook = parse(sys.argv[1:] if argv is None else argv, host.environment())
     except ValueError as exc:
         sys.stderr.write(f"klp-hook: {exc}\n")
         return 2

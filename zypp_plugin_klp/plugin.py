@@ -18,7 +18,6 @@ syslog, since the plugin's stderr only reaches zypper's log.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -26,6 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+from .drivers import pipe
 from .core.frames import Frame, FrameError, FrameReader, encode
 from .core.transaction import Step, mentions_livepatch, parse_steps
 
@@ -35,10 +35,10 @@ class CommitPlugin:
 
     def __init__(self, root: str = "/", environ: dict[str, str] | None = None) -> None:
         self.root = root
-        self.environ = dict(os.environ if environ is None else environ)
+        self.environ = pipe.environment() if environ is None else dict(environ)
         self.started = time.monotonic()
         self.record: dict[str, Any] = {
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "pid": os.getpid(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "pid": pipe.pid(),
             "steps": [], "decisions": [], "actions": [], "errors": []}
         self.written = False
 
@@ -100,7 +100,7 @@ class CommitPlugin:
         self.written = True
         self.record["duration"] = round(time.monotonic() - self.started, 3)
         try:
-            journal.save(self.root, self.record, os.getpid())
+            journal.save(self.root, self.record, pipe.pid())
         except HostFileError as exc:  # unprivileged, full disk...: syslog still gets it
             self.record["errors"].append(f"record not saved: {exc}")
         _syslog(journal.summary(self.record))
@@ -120,10 +120,7 @@ def serve(infd: int, outfd: int, plugin: CommitPlugin) -> int:
     """The frame loop: read frames from ``infd``, answer each on ``outfd``, until _DISCONNECT."""
     reader = FrameReader()
     while True:
-        try:
-            data = os.read(infd, 65536)
-        except OSError:
-            data = b""
+        data = pipe.read(infd)
         try:
             if not data:
                 reader.close()
@@ -136,9 +133,7 @@ def serve(infd: int, outfd: int, plugin: CommitPlugin) -> int:
             return 0  # out of sync with libzypp: the safest answer is to leave the commit alone
         for frame in frames:
             reply = plugin.handle(frame)
-            try:
-                os.write(outfd, encode(reply))
-            except OSError:
+            if not pipe.write(outfd, encode(reply)):
                 return 0
             if frame.command == "_DISCONNECT":
                 return 0
@@ -146,14 +141,13 @@ def serve(infd: int, outfd: int, plugin: CommitPlugin) -> int:
 
 def main() -> int:
     """Entry point: keep stdout for replies only (stray output goes to stderr), then serve."""
-    replies = os.dup(1)
-    os.dup2(2, 1)
+    replies = pipe.keep_stdout_for_replies()
     sys.stdout = sys.stderr
     status = serve(0, replies, CommitPlugin("/"))
     # libzypp waits for the plugin to exit inside every commit: everything is written and closed
     # by now, so skip the interpreter's teardown (a few milliseconds per commit).
     sys.stderr.flush()
-    os._exit(status)
+    pipe.exit_now(status)
 
 
 if __name__ == "__main__":

@@ -194,7 +194,7 @@ def test_help_and_version():
 
 
 def test_non_root_warns_and_refuses_mutations(held, mocker, capsys):
-    mocker.patch.object(cli.os, "geteuid", return_value=1000)
+    mocker.patch("os.geteuid", return_value=1000)
     assert cli.run(["--root", held.root, "blocking"]) == 0
     out, err = capsys.readouterr()
     assert out == "4242\n" and err == cli.NON_ROOT_WARNING + "\n"

@@ -9,7 +9,8 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from zypp_plugin_klp.core import changelog, elfmod, kvalues, lifecycle, sysconfig
+    from zypp_plugin_klp.core import changelog, elfmod, lifecycle, sysconfig
+    from zypp_plugin_klp.core import kernel_text as kvalues
     from zypp_plugin_klp.core.frames import FrameError, FrameReader
     from zypp_plugin_klp.sim.scenario import parse_scenario
     from zypp_plugin_klp.core.transaction import parse_steps

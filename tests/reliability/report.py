@@ -18,7 +18,8 @@ sys.path.insert(0, REPO)
 
 from tests.reliability import matrix  # noqa: E402
 
-from zypp_plugin_klp.core import changelog, elfmod, frames, kvalues, lifecycle, sysconfig  # noqa: E402
+from zypp_plugin_klp.core import changelog, elfmod, frames, lifecycle, sysconfig  # noqa: E402
+from zypp_plugin_klp.core import kernel_text as kvalues  # noqa: E402
 from zypp_plugin_klp.sim.scenario import parse_scenario  # noqa: E402
 from zypp_plugin_klp.core.transaction import parse_steps  # noqa: E402
 from zypp_plugin_klp.errors import KlpError  # noqa: E402

@@ -6,7 +6,8 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zypp_plugin_klp.core import changelog, kvalues, lifecycle, sysconfig
+from zypp_plugin_klp.core import changelog, lifecycle, sysconfig
+from zypp_plugin_klp.core import kernel_text as kvalues
 from zypp_plugin_klp.sim.scenario import parse_scenario
 from zypp_plugin_klp.errors import ScenarioError
 

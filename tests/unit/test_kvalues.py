@@ -2,7 +2,7 @@
 
 import pytest
 
-from zypp_plugin_klp.core import kvalues
+from zypp_plugin_klp.core import kernel_text as kvalues
 
 
 @pytest.mark.parametrize("raw, expected", [

@@ -232,3 +232,39 @@ class Lock:
             pass
         os.close(self.fd)
         self.fd = -1
+
+
+def is_dir(root: str, relpath: str) -> bool:
+    """Whether ``relpath`` inside ``root`` is a directory."""
+    return os.path.isdir(os.path.join(root, relpath))
+
+
+def is_executable(path: str) -> bool:
+    """Whether the host path ``path`` can be executed."""
+    return os.access(path, os.X_OK)
+
+
+def open_file(root: str, relpath: str) -> tuple[int, os.stat_result]:
+    """Open ``relpath`` inside ``root`` read-only without following a final symlink, with its
+    status (of the open file, not the path); OSError when that is not possible."""
+    fd = os.open(os.path.join(root, relpath.lstrip("/")), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        return fd, os.fstat(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def close(fd: int) -> None:
+    """Close a descriptor returned by :func:`open_file`."""
+    os.close(fd)
+
+
+def environment() -> dict[str, str]:
+    """A copy of this process's environment."""
+    return dict(os.environ)
+
+
+def is_root() -> bool:
+    """Whether this process runs as root."""
+    return os.geteuid() == 0

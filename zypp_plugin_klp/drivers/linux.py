@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno as E
 import os
 
-from ..core.kerrors import describe
+from ..core.errno_text import describe
 from ..errors import KernelError
 from . import sysfs
 from .kernel import TreeKernel

@@ -3,7 +3,7 @@
 import os
 from typing import Callable, List, Optional, Tuple
 
-from ..core.kvalues import parse_cmdline, parse_stack
+from ..core.kernel_text import parse_cmdline, parse_stack
 from ..core.reports import TaskDetails, WalkStats  # noqa: F401  (what the readers fill in)
 from ..core.transition import is_blocking
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ..core.kvalues import is_livepatch_taint, parse_int
+from ..core.kernel_text import is_livepatch_taint, parse_int
 
 # ``klp status`` imports this module: core.transition (dataclasses, typing) and collections.abc
 # are imported lazily or only for type checkers, since they cost more than the status check.

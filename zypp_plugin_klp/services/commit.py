@@ -3,11 +3,11 @@ transition) and after it (the newest patch loaded exactly once, erase notices)."
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.transaction import ERASE, INSTALL, MULTIVERSION, Step
+from ..drivers import host
 from ..drivers.kernel import KernelDriver
 from . import transition
 
@@ -25,7 +25,7 @@ def before(root: str, kernel: KernelDriver, steps: Sequence[Step], decide: Decid
     installs = [s for s in steps if s.type in (INSTALL, MULTIVERSION)]
     for step in installs:
         if step.kernel != running and \
-                not os.path.isdir(os.path.join(root, "lib/modules", step.kernel or "")):
+                not host.is_dir(root, f"lib/modules/{step.kernel or ''}"):
             decide(f"{step.nvr} is for kernel {step.kernel}, which is neither running nor installed")
     names = [s.name for s in installs]
     for name in sorted({n for n in names if names.count(n) > 1}):

@@ -5,7 +5,6 @@ Follows suse-module-tools' convention: ``%post`` leaves a flag ``/run/regenerate
 succeeded, so a failed or interrupted transaction is rebuilt by the next one.
 """
 
-import os
 from typing import Callable, Dict, List
 
 from ..drivers import host
@@ -40,13 +39,13 @@ def regenerate(root: str, environ: Dict[str, str], run: Runner) -> List[str]:
         for flag in flags:
             host.remove_file(root, f"{FLAGS}/{flag}")
         return [f"not regenerating the initrd for {', '.join(flags)} in a chroot or build root"]
-    if root == "/" and os.access(POSTTRANS_HELPER, os.X_OK):
+    if root == "/" and host.is_executable(POSTTRANS_HELPER):
         result = run([POSTTRANS_HELPER])
         return [] if result.ok else [f"initrd regeneration failed; re-run: {result.command}"]
     generator = host.sysconfig(root, "bootloader").get("INITRD_GENERATOR") or "dracut"
     messages = []
     for flag in flags:
-        if flag != "all" and not os.path.isdir(os.path.join(root, "lib/modules", flag)):
+        if flag != "all" and not host.is_dir(root, f"lib/modules/{flag}"):
             messages.append(f"kernel {flag} is not installed; not regenerating its initrd")
             host.remove_file(root, f"{FLAGS}/{flag}")
             continue

@@ -2,7 +2,6 @@
 package put into that kernel's livepatch directory (owner, permissions, digest)."""
 
 import hashlib
-import os
 import stat
 import time
 from ..core.elfmod import ModuleFormatError
@@ -44,13 +43,11 @@ def _check(root: str, rel_path: str, package: object, release: str) -> int:
     if record is None:
         raise IntegrityError(f"{rel_path} does not belong to {nvra}")
     _path, algorithm, digest, _mode, owner = record
-    path = os.path.join(root, rel_path.lstrip("/"))
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd, info = host.open_file(root, rel_path)
     except OSError as exc:
         raise IntegrityError(f"{rel_path} cannot be opened safely: {exc.strerror}") from None
     try:
-        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise IntegrityError(f"{rel_path} is not a regular file")
         if info.st_uid != 0 or owner not in ("root", ""):
@@ -69,7 +66,7 @@ def _check(root: str, rel_path: str, package: object, release: str) -> int:
             raise IntegrityError(f"{rel_path} differs from what {nvra} installed (its {name} digest "
                                  "does not match the rpm database): tampered or replaced")
     except BaseException:
-        os.close(fd)
+        host.close(fd)
         raise
     return fd
 

@@ -1,6 +1,5 @@
 """Make the newest installed live patch for the running kernel active, exactly once."""
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
@@ -93,7 +92,7 @@ def _load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
     try:
         return _load_verified(root, kernel, fd, rel_path, package, wait, interval)
     finally:
-        os.close(fd)
+        host.close(fd)
 
 
 def _load_verified(root: str, kernel: KernelDriver, fd: int, rel_path: str, package: object,

@@ -1,13 +1,19 @@
 """Read-only use cases: status, the list of patches with their packages, and blocking tasks."""
 
-from typing import Callable, List, Optional
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from ..core import transition as tr
-from ..drivers import sysfs
-from ..drivers.kernel import KernelDriver
 from ..core.reports import BlockingReport, BlockingTask, PatchReport, WalkStats
+from ..drivers.kernel import KernelDriver
 
 Warn = Callable[[str], None]
+
+
+def _ignore(_message: str) -> None:
+    pass
 
 
 def status(kernel: KernelDriver) -> str:
@@ -15,7 +21,7 @@ def status(kernel: KernelDriver) -> str:
     return tr.IN_PROGRESS if kernel.in_transition() else tr.READY
 
 
-def patches(kernel: KernelDriver, rpmdb: Optional[object] = None, warn: Warn = sysfs.ignore) -> List[PatchReport]:
+def patches(kernel: KernelDriver, rpmdb: Any = None, warn: Warn = _ignore) -> list[PatchReport]:
     """Every live patch: the ones in sysfs (active while enabled) and replaced ones still loaded.
 
     With an ``rpmdb`` (an object with ``owner(path)``), each report also names the module file,
@@ -31,7 +37,7 @@ def patches(kernel: KernelDriver, rpmdb: Optional[object] = None, warn: Warn = s
     return reports
 
 
-def _add_packages(kernel: KernelDriver, reports: List[PatchReport], rpmdb: object, warn: Warn) -> None:
+def _add_packages(kernel: KernelDriver, reports: list[PatchReport], rpmdb: Any, warn: Warn) -> None:
     from ..core.changelog import references  # lazy: only 'patches -v' needs these
     from ..drivers.modfiles import module_files
 
@@ -40,12 +46,12 @@ def _add_packages(kernel: KernelDriver, reports: List[PatchReport], rpmdb: objec
         report.module_path = files.get(report.name)
         if report.module_path is None:
             continue
-        report.package = rpmdb.owner(report.module_path)  # type: ignore[attr-defined]
+        report.package = rpmdb.owner(report.module_path)
         if report.package is not None:
             report.cves, report.bugs = references(report.package.changelog)
 
 
-def add_updates(reports: List[PatchReport], resolver: object) -> None:
+def add_updates(reports: list[PatchReport], resolver: Any) -> None:
     """Fill ``update`` of every active patch from a package: the newer version, or ``none``."""
     from ..core.names import release_from_package
 
@@ -53,11 +59,11 @@ def add_updates(reports: List[PatchReport], resolver: object) -> None:
         name = getattr(report.package, "name", None)
         release = release_from_package(name) if report.active and name else None
         if release:
-            newer = resolver.stream(release).update  # type: ignore[attr-defined]
+            newer = resolver.stream(release).update
             report.update = f"{newer.evr} available" if newer else "none (newest installed)"
 
 
-def add_expiry(reports: List[PatchReport], root: str, now: int) -> None:
+def add_expiry(reports: list[PatchReport], root: str, now: int) -> None:
     """Fill ``expires`` of every active patch from a package with the lifecycle data."""
     from .lifecycle import expiry_text, package_eol
 
@@ -69,7 +75,7 @@ def add_expiry(reports: List[PatchReport], root: str, now: int) -> None:
                                                      package.arch), now)
 
 
-def blocking(kernel: KernelDriver, details: int = 0, warn: Warn = sysfs.ignore) -> BlockingReport:
+def blocking(kernel: KernelDriver, details: int = 0, warn: Warn = _ignore) -> BlockingReport:
     """Walk every task and keep those whose patch_state differs from the transition's target.
 
     Args:

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Set
 
 from ..errors import KernelError
-from ..core.kerrors import describe
-from ..core.kvalues import frame_function
+from ..core.errno_text import describe
+from ..core.kernel_text import frame_function
 from ..core.transition import PATCHED, UNDEFINED, UNPATCHED
 
 SIGNAL_AFTER = 15.0

@@ -14,7 +14,6 @@ registry below imports only the command that runs, since ``klp status`` is polle
 
 from __future__ import annotations
 
-import os
 import sys
 
 from ..options import COUNT, FLAG, HELP, VALUE, Option
@@ -121,7 +120,9 @@ def run(argv: list[str], prog: str = "klp") -> int:
 
         console.out(f"{prog} (zypp-plugin-klp) {__version__}\n")
         return EXIT_OK
-    if opts.root != "/" and not os.path.isdir(opts.root):
+    from ...drivers.host import is_dir
+
+    if opts.root != "/" and not is_dir(opts.root, ""):
         console.err(f"{prog}: --root {opts.root}: no such directory")
         return EXIT_FAIL
     from ...errors import KlpError

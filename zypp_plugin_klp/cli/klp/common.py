@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 EXIT_OK = 0
@@ -39,7 +38,9 @@ class Console:
 
 def is_root() -> bool:
     """Whether klp runs as root (mutations need it; reads are limited without it)."""
-    return os.geteuid() == 0
+    from ...drivers.host import is_root as root
+
+    return root()
 
 
 def require_root(what: str) -> None:
