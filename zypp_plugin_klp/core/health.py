@@ -31,7 +31,7 @@ class Range:
             start, end = body.split(":", 1)
         else:
             start, end = "0", body
-        if not body or (":" not in body and not end):
+        if not body or body == ":" or (":" not in body and not end):
             raise ValueError(f"empty threshold {text!r}")
         try:
             self.start = -_INF if start == "~" else float(start or 0)
