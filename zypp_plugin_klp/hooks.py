@@ -78,6 +78,7 @@ class Hook:
                  "('zypper needs-rebooting' says so)")
         for message in initrd.regenerate(self.root, self.environ, runner()):
             self.say(f"warning: {message}")
+        self._refresh_metrics()
         return 0
 
     def posttrans(self) -> int:
@@ -101,7 +102,21 @@ class Hook:
                     self.say(f"warning: {exc}")
         for message in initrd.regenerate(self.root, self.environ, runner()):
             self.say(f"warning: {message}")
+        self._refresh_metrics()
         return 0
+
+    def _refresh_metrics(self) -> None:
+        """Rewrite node_exporter's textfile after a change (never fails the scriptlet)."""
+        from .drivers.host import in_build_root
+
+        if in_build_root(self.environ, self.root):
+            return
+        from .services.metrics import refresh_after_change
+        from .wiring import open_kernel, open_rpmdb
+
+        problem = refresh_after_change(open_kernel(self.root), lambda: open_rpmdb(self.root))
+        if problem:
+            self.say(f"warning: live patching metrics not refreshed: {problem}")
 
 
 def parse(argv: List[str], environ: Dict[str, str]) -> Hook:

@@ -9,3 +9,10 @@ LOCK_DIR = "run/klp"                               # holds the lock serialising 
 
 FAILED = "failed"                                  # last-load result when the kernel refused
 SIMULATOR_STATE = "sys/kernel/.klp-simulator.json"  # a real sysfs can never contain this file
+
+# Read by 'klp metrics' to tell whether its cached facts are still current (see services/metrics).
+RPMDB_DIRS = ("usr/lib/sysimage/rpm", "var/lib/rpm")  # where rpm keeps its database, SUSE's first
+LIFECYCLE_DIRS = ("var/lib/lifecycle/data", "usr/lib/lifecycle/data", "usr/share/lifecycle/data")
+METRICS_FACTS = "run/klp/metrics-facts"            # klp metrics' cache (core.metrics.CACHE_SCHEMA)
+TRANSITION_SEEN = "run/klp/transition-seen"        # first sighting of a transition (SEEN_SCHEMA)
+METRICS_FILE = "klp.prom"                          # the file written into the textfile directory

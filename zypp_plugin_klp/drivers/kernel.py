@@ -42,6 +42,11 @@ class KernelDriver(abc.ABC):
     def patch(self, name: str, warn: Warn = sysfs.ignore) -> Patch | None:
         """One live patch by name, or None when the kernel does not list it."""
 
+    def patch_states(self) -> list[tuple[str, int | None, int | None]]:
+        """``(name, enabled, transition)`` of every patch: :meth:`patches` without the objects,
+        for ``klp metrics``, which runs every minute and must stay cheap."""
+        return [(p.name, p.enabled, p.transition) for p in self.patches()]
+
     @abc.abstractmethod
     def in_transition(self) -> bool:
         """Whether any patch is in transition (the cheap check behind ``klp status``)."""
@@ -161,6 +166,9 @@ class TreeKernel(KernelDriver):
 
     def in_transition(self) -> bool:
         return sysfs.any_transition(self.root)
+
+    def patch_states(self) -> list[tuple[str, int | None, int | None]]:
+        return sysfs.patch_states(self.root)
 
     def loaded_livepatch_modules(self) -> list[str]:
         return sysfs.loaded_livepatch_modules(self.root)

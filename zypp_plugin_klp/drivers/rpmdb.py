@@ -37,7 +37,9 @@ class InstalledPackage:
 
 def dbpath(root: str) -> str:
     """The rpm database directory inside ``root`` (SUSE's sysimage location, else /var/lib/rpm)."""
-    for candidate in ("usr/lib/sysimage/rpm", "var/lib/rpm"):
+    from ..paths import RPMDB_DIRS
+
+    for candidate in RPMDB_DIRS:
         if os.path.isdir(os.path.join(root, candidate)):
             return "/" + candidate
     return "/var/lib/rpm"

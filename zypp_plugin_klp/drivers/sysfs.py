@@ -117,6 +117,34 @@ def any_transition(root: str = "/") -> bool:
     return False
 
 
+def patch_states(root: str = "/") -> list[tuple[str, int | None, int | None]]:
+    """Fast path for ``klp metrics``: ``(name, enabled, transition)`` of every patch, by name
+    (no Patch objects: their dataclass costs more than the whole command may take)."""
+    base = livepatch_dir(root)
+    try:
+        names = sorted(os.listdir(base))
+    except OSError:
+        return []
+    states = []
+    for name in names:
+        values = []
+        for attr in ("enabled", "transition"):
+            try:
+                fd = os.open(f"{base}/{name}/{attr}", os.O_RDONLY)
+            except OSError:
+                values.append(None)
+                continue
+            try:
+                values.append(parse_int(os.read(fd, 32)))
+            except OSError:
+                values.append(None)
+            finally:
+                os.close(fd)
+        if os.path.isdir(f"{base}/{name}"):
+            states.append((name, values[0], values[1]))
+    return states
+
+
 def loaded_livepatch_modules(root: str = "/") -> list[str]:
     """Names of loaded modules tainted as live patches (``K``), including replaced ones."""
     base = os.path.join(root, "sys/module")

@@ -50,6 +50,11 @@ def after(root: str, environ: dict[str, str], steps: Sequence[Step], started: st
     for step in steps:
         if step.type == ERASE and step.name not in installed_names:
             actions += _ensure_erase_notice(root, environ, step, run, decide)
+    from .metrics import refresh_after_change
+
+    problem = refresh_after_change(kernel, lambda: rpmdb)  # node_exporter's textfile, if set up
+    if problem:
+        decide(f"metrics not refreshed: {problem}")
     return actions
 
 

@@ -8,7 +8,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from ..core.lifecycle import Package, Product, Rule, apply_rules, parse_lifecycle, parse_product
 
-DATA_DIRS = ("var/lib/lifecycle/data", "usr/lib/lifecycle/data", "usr/share/lifecycle/data")
+from ..paths import LIFECYCLE_DIRS as DATA_DIRS
 PRODUCTS_DIR = "etc/products.d"
 
 

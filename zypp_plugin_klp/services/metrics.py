@@ -1,0 +1,215 @@
+"""What ``klp metrics`` and ``check_klp`` observe, and the textfile node_exporter reads.
+
+``klp metrics`` runs every minute on every server, so the common case reads only the kernel's
+live patch state and two small text files: what needs the rpm database, the lifecycle data and
+klp's JSON state files (installed live patches and their modules, the stream's expiry, reboot
+notices, the last load) is cached in ``/run/klp/metrics-facts`` and recomputed when any of
+those inputs changes (their directories' and files' mtimes and sizes), or once an hour.
+
+The kernel does not say when a transition started: klp keeps the first time it saw one in
+``/run/klp/transition-seen`` (see core.metrics.transition_since for the estimate).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import paths
+from ..core import metrics as m
+from ..drivers import host
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..drivers.kernel import KernelDriver
+    from ..drivers.rpmdb import RpmDb
+
+CACHE_SECONDS = 3600  # recompute the cached facts at least this often (in-place edits of data)
+SYSCONFIG_KEY = "LIVEPATCH_METRICS_DIR"
+# rpm database files that change when it is only read: sqlite's shared memory, Berkeley DB's
+# environment, lock files (the database proper and sqlite's write-ahead log are what count)
+_TOUCHED_BY_READERS = ("-shm", "__db", ".rpm.lock", ".dbenv.lock")
+
+
+def observe(kernel: KernelDriver, rpmdb: Callable[[], RpmDb], now: int,
+            remember: bool = True) -> m.Observation:
+    """Look at the system once. ``rpmdb`` is called only when the cached facts are stale;
+    ``remember`` lets this call keep its cache and transition sighting (when it may write)."""
+    from .. import __version__
+
+    root = kernel.root
+    release = kernel.kernel_release()
+    states = kernel.patch_states()
+    enabled = [name for name, on, _ in states if on == 1]
+    moving = next(((name, 1 if on == 1 else 0) for name, on, tr in states if tr == 1), None)
+    facts = _facts(root, release, rpmdb, now, remember)
+    since = None
+    blocking: int | None = 0
+    if moving is not None:
+        seen = m.decode_seen(host.read_file(root, paths.TRANSITION_SEEN))
+        record = m.transition_since(moving, seen, facts.last_load, now)
+        since = record[2] if record else None
+        if remember and record != seen and record is not None:
+            _keep(root, paths.TRANSITION_SEEN, m.encode_seen(record))
+        blocking = _blocking(kernel, moving[1])
+    return m.Observation(__version__, kernel.livepatch_supported(), release, enabled, moving,
+                         since, blocking, facts,
+                         os.path.lexists(os.path.join(root, paths.REBOOT_NEEDED)))
+
+
+def _blocking(kernel: KernelDriver, target: int) -> int | None:
+    """Tasks not yet switched; None when some could not be read (not root)."""
+    from ..core.reports import WalkStats
+
+    stats = WalkStats()
+    found, _total = kernel.blocking_tasks(target, stats)
+    return None if stats.denied else len(found)
+
+
+def _keep(root: str, relpath: str, text: str) -> None:
+    """Write a cache or sighting file; without the right to (not root), go on without it."""
+    try:
+        host.write_file(root, relpath, text.encode())
+    except host.HostFileError:
+        pass
+
+
+def _signature(root: str, release: str, now: int) -> str:
+    """What the cached facts depend on: kernel, rpm database, klp's state files, lifecycle data."""
+    parts = [release, str(now // CACHE_SECONDS)]
+    for relpath in (paths.LAST_LOAD, paths.NOTICES, paths.REBOOT_NEEDED):
+        parts.append(_stamp(os.path.join(root, relpath)))
+    for directory in paths.RPMDB_DIRS + paths.LIFECYCLE_DIRS + ("etc/products.d",):
+        base = os.path.join(root, directory)
+        try:
+            names = sorted(os.listdir(base))
+        except OSError:
+            continue
+        parts.append(directory + _stamp(base))
+        parts += [name + _stamp(os.path.join(base, name)) for name in names
+                  if not name.endswith(_TOUCHED_BY_READERS[0]) and
+                  not name.startswith(_TOUCHED_BY_READERS[1:])]
+    return " ".join(parts)
+
+
+def _stamp(path: str) -> str:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return ":-"
+    return f":{st.st_mtime_ns}:{st.st_size}"
+
+
+def _facts(root: str, release: str, rpmdb: Callable[[], RpmDb], now: int,
+           remember: bool) -> m.Facts:
+    key = _signature(root, release, now)
+    facts = m.decode_facts(host.read_file(root, paths.METRICS_FACTS), key)
+    if facts is None:
+        facts = gather_facts(root, release, rpmdb)
+        if remember:
+            _keep(root, paths.METRICS_FACTS, m.encode_facts(key, facts))
+    return facts
+
+
+def gather_facts(root: str, release: str, rpmdb: Callable[[], RpmDb]) -> m.Facts:
+    """The slow facts, from the rpm database, lifecycle data and klp's JSON state files."""
+    import json
+
+    from ..core.lifecycle import NA
+    from ..core.names import package_name
+    from ..drivers.rpmdb import RpmDbError
+    from .lifecycle import package_eol
+    from .remove import notices
+
+    facts = m.Facts()
+    try:
+        packages = rpmdb().installed(package_name(release)) if release else []
+    except (RpmDbError, ValueError):
+        packages = []
+    for package in packages:
+        edition = f"{package.version}-{package.release}"
+        facts.installed.append(m.InstalledPatch(package.name, edition, package.arch,
+                                                _module_of(root, package.files, release)))
+    if packages:
+        newest = packages[-1]
+        eol = package_eol(root, newest.name, f"{newest.version}-{newest.release}", newest.arch)
+        facts.expiry = eol if eol is not None and eol < NA else None
+    # A notice counts while libzypp's flag in /run says a reboot is pending (so not after one).
+    facts.livepatch_removed = os.path.lexists(os.path.join(root, paths.REBOOT_NEEDED)) and any(
+        n.get("kernel") == release for n in notices(root))
+    try:
+        last = json.loads(host.read_file(root, paths.LAST_LOAD) or "null")
+    except ValueError:
+        last = None
+    when = m.iso_seconds(last.get("time")) if isinstance(last, dict) else None
+    if isinstance(last, dict) and when is not None and last.get("kernel") == release:
+        facts.last_load = (str(last.get("result")), str(last.get("module") or ""), when)
+    return facts
+
+
+def _module_of(root: str, files: tuple[str, ...], release: str) -> str:
+    """The module name a package's live patch file carries (its file name when unreadable)."""
+    from ..core.elfmod import ModuleFormatError
+    from ..drivers.modfiles import read_module
+
+    prefix = f"/lib/modules/{release}/livepatch/"
+    for path in files:
+        if path.startswith(prefix) and path.endswith(".ko"):
+            try:
+                name = read_module(os.path.join(root, path.lstrip("/"))).name
+            except (OSError, ModuleFormatError):
+                name = None
+            return name or os.path.basename(path)[:-3].replace("-", "_")
+    return ""
+
+
+def exposition(obs: m.Observation) -> str:
+    """The Prometheus text for ``obs``."""
+    from ..core.exposition import render
+
+    return render(m.families(obs))
+
+
+def write_textfile(directory: str, text: str) -> str:
+    """Write ``directory/klp.prom`` atomically (temporary file and rename in that directory, as
+    node_exporter's textfile collector asks); the directory must exist. Returns the path."""
+    if not os.path.isdir(directory):
+        raise host.HostFileError(f"textfile directory {directory}: no such directory")
+    path = os.path.join(directory, paths.METRICS_FILE)
+    host.write_user_file(path, text.encode())
+    return path
+
+
+def configured_dir(root: str) -> str | None:
+    """LIVEPATCH_METRICS_DIR from /etc/sysconfig/livepatching, inside ``root``; None when empty
+    or when that directory does not exist (node_exporter's collector is not set up)."""
+    value = host.sysconfig(root, "livepatching").get(SYSCONFIG_KEY, "").strip()
+    if not value:
+        return None
+    directory = os.path.join(root, value.lstrip("/"))
+    return directory if os.path.isdir(directory) else None
+
+
+def refresh(kernel: KernelDriver, rpmdb: Callable[[], RpmDb], now: int) -> str | None:
+    """Rewrite the configured textfile (what the timer, the hooks and the plugin do); returns
+    its path, or None when no textfile directory is configured or present."""
+    directory = configured_dir(kernel.root)
+    if directory is None:
+        return None
+    return write_textfile(directory, exposition(observe(kernel, rpmdb, now)))
+
+
+def refresh_after_change(kernel: KernelDriver, rpmdb: Callable[[], RpmDb]) -> str | None:
+    """:func:`refresh` for the hooks and the commit plugin after they changed something: never
+    raises (a package transaction must not fail over metrics), returns the problem instead.
+    Bounded: no waiting, only reads (the blocking-task walk during a transition is the largest)."""
+    import time
+
+    from ..errors import KlpError
+
+    try:
+        refresh(kernel, rpmdb, int(time.time()))
+    except (KlpError, OSError, ValueError) as exc:
+        return str(exc)
+    return None
