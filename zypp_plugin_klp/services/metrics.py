@@ -53,6 +53,11 @@ def observe(kernel: KernelDriver, rpmdb: Callable[[], RpmDb], now: int,
         if remember and record != seen and record is not None:
             _keep(root, paths.TRANSITION_SEEN, m.encode_seen(record))
         blocking = _blocking(kernel, moving[1])
+    elif remember and os.path.lexists(os.path.join(root, paths.TRANSITION_SEEN)):
+        try:  # that transition ended: a later one of the same patch is a new one
+            host.remove_file(root, paths.TRANSITION_SEEN)
+        except host.HostFileError:
+            pass
     return m.Observation(__version__, kernel.livepatch_supported(), release, enabled, moving,
                          since, blocking, facts,
                          os.path.lexists(os.path.join(root, paths.REBOOT_NEEDED)))
