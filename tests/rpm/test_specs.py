@@ -31,6 +31,13 @@ def test_product_rpm_builds_with_make_rpm(tmp_path):
                    "/usr/lib/zypper/commands/zypper-lifecycle", "/usr/share/man/man8/zypper-lifecycle.8"):
         assert any(f.startswith(wanted) for f in files), wanted
     assert any(f.endswith("/zypp_plugin_klp/hooks.py") for f in files)
+    for wanted in ("/usr/lib/systemd/system/klp-metrics.timer",  # monitoring (tests/monitoring)
+                   "/usr/lib/systemd/system/klp-metrics.service",
+                   "/usr/lib/systemd/system-preset/90-zypp-plugin-klp.preset",
+                   "/usr/share/zypp-plugin-klp/prometheus/klp-alerts.yml",
+                   "/usr/lib/nagios/plugins/check_klp"):
+        assert wanted in files, wanted
+    assert "systemctl preset klp-metrics.timer" in query(str(rpm), "--scripts")
     assert any(f.endswith("/macros.d/macros.klp") for f in files)
     requires = query(str(rpm), "--requires")
     for name in ("python3-rpm", "python3-solv", "python3-PyYAML"):
