@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # qemu, the kernel image and its headers in one apt run so their versions match (tests/kernel).
 APT_PACKAGES := python3-venv python3-rpm python3-solv python3-yaml rpm zypper createrepo-c \
                 busybox-static kmod groff-base make gcc qemu-system-x86 linux-image-amd64 \
-                linux-headers-amd64 prometheus prometheus-node-exporter
+                linux-headers-amd64 prometheus prometheus-node-exporter monitoring-plugins-basic
 PIP_PACKAGES := pytest pytest-mock PyYAML hypothesis mypy
 
 .PHONY: setup deps test demo bench clean rpm fuzz reliability

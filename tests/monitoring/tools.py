@@ -19,3 +19,6 @@ def need(path, package: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+NEGATE = "/usr/lib/nagios/plugins/negate" if os.access("/usr/lib/nagios/plugins/negate", os.X_OK) \
+    else None
