@@ -10,6 +10,12 @@
 #   klp --root DIR blocking      vs  the Python floor (listdir + read every patch_state)
 #   klp --root DIR blocking      vs  a POSIX shell loop with $(cat ...) (SUSE's algorithm)
 #   klp --root DIR status        vs  python3 -c pass
+#   klp --root DIR metrics       vs  python3 -c pass, on a second, steady-state server (the demo
+#                                    scenario with live patch 1 installed from an RPM and active):
+#                                    what the timer and node_exporter's users run every minute.
+#                                    During a transition it also walks every task, like
+#                                    'klp blocking'; the uncached time (rpm database and lifecycle
+#                                    data read again) is reported beside it.
 #
 # stdout gets one "BENCH {json}" line per comparison; progress goes to stderr.
 # Environment: KLP_BENCH_SCALE (float, default 1.0) scales the number of processes;
@@ -302,6 +308,50 @@ def bench(root: str, expected: set, tasks: int, repeat: int) -> list:
     ]
 
 
+DEMO_RELEASE = "6.1.0-26-default"
+
+
+def bench_metrics(workdir: str, repeat: int) -> dict:
+    """Time ``klp metrics`` on a ready server with an installed, active live patch."""
+    from zypp_plugin_klp.paths import METRICS_FACTS
+    from zypp_plugin_klp.testing import packages
+
+    root = os.path.join(workdir, "server")
+    sim = SimulatedKernel.from_scenario(root, os.path.join(PROJECT, "fixtures/scenarios/demo.yaml"))
+    ko = write_module(os.path.join(workdir, "livepatch_1_1_1.ko"), "livepatch_1_1_1",
+                      functions=["livepatch_cmdline_proc_show"],
+                      vermagic=f"{DEMO_RELEASE} SMP preempt mod_unload modversions")
+    packages.rpm_install(root, packages.build_livepatch_rpm(workdir, ko, DEMO_RELEASE, "1", "1.1",
+                                                            "- Initial kernel live patch"))
+    sim.load(os.path.join(root, "lib/modules", DEMO_RELEASE, "livepatch/livepatch-1-1.1.ko"))
+    sim.release()
+    klp = os.path.join(os.path.dirname(sys.executable), "klp")
+    metrics = [klp, "--root", root, "metrics"]
+    baseline = [sys.executable, "-c", "pass"]
+    _, out = run(metrics, capture=True)  # warm-up: page cache, .pyc files, the facts cache
+    wanted = 'klp_patch_info{module="livepatch_1_1_1",package="kernel-livepatch-6_1_0-26-default"'
+    if wanted not in out or "klp_transition_in_progress 0" not in out:
+        raise BenchError(f"klp metrics printed an unexpected exposition:\n{out[:2000]}")
+    run(baseline)
+    times: dict = {"metrics": [], "pass": [], "uncached": []}
+    for round_no in range(repeat):
+        order = ["metrics", "pass", "uncached"]
+        for name in order[round_no % 3:] + order[:round_no % 3]:
+            if name == "uncached":
+                os.unlink(os.path.join(root, METRICS_FACTS))
+            times[name].append(run(metrics if name != "pass" else baseline)[0])
+        log(f"metrics round {round_no + 1}/{repeat}: " +
+            ", ".join(f"{n} {times[n][-1]:.3f}s" for n in times))
+    median = {name: statistics.median(values) for name, values in times.items()}
+    ratio = median["metrics"] / median["pass"]
+    return {"name": "metrics_vs_python", "ratio": round(ratio, 3), "baseline": "python3 -c pass",
+            "target": "<= 1.5", "met": ratio <= 1.5, "seconds": round(median["metrics"], 4),
+            "baseline_seconds": round(median["pass"], 4),
+            "uncached_seconds": round(median["uncached"], 4), "repeat": repeat,
+            "runs": [round(t, 4) for t in times["metrics"]],
+            "baseline_runs": [round(t, 4) for t in times["pass"]]}
+
+
 def _terminate(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through the finally that removes the tree
 
@@ -320,6 +370,7 @@ def main() -> int:
         os.mkdir(root)
         expected = build(root, workdir, processes)
         records = bench(root, expected, processes * THREADS, repeat)
+        records.append(bench_metrics(workdir, repeat))
         for item in records:
             sys.stdout.write("BENCH " + json.dumps(item) + "\n")
         sys.stdout.flush()
