@@ -4,7 +4,7 @@ text checked by promtool's own parser and linter."""
 import os
 import subprocess
 
-from tools import PROMTOOL, need
+from monitoring_tools import PROMTOOL, need
 
 from conftest import REPO
 from zypp_plugin_klp.core import metrics as m

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tools import NEGATE, need
+from monitoring_tools import NEGATE, need
 
 CHECK = os.path.join(os.path.dirname(sys.executable), "check_klp")
 

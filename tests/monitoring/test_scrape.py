@@ -13,7 +13,7 @@ import time
 import pytest
 
 from node_exporter import NodeExporter
-from tools import NODE_EXPORTER, need
+from monitoring_tools import NODE_EXPORTER, need
 
 from conftest import FIXTURES, HAS_RPMBUILD, RELEASE, build_livepatch_rpm, rpm_install, run_klp
 

@@ -5,7 +5,7 @@ import os
 import shutil
 import subprocess
 
-from tools import need
+from monitoring_tools import need
 
 from conftest import REPO
 

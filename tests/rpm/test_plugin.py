@@ -223,3 +223,21 @@ def test_a_newline_in_a_step_never_forges_a_log_line(root, name, release):
     assert record["steps"] == [] and any("invalid transaction step" in e for e in record["errors"])
     log = run_klp("--root", root, "log").stdout.splitlines()
     assert log and all(line.startswith(record["started"]) for line in log), log
+
+
+def test_commit_end_refreshes_the_metrics_textfile_and_never_fails_over_it(root):
+    """Monitoring (tests/monitoring): the plugin rewrites node_exporter's textfile after a change."""
+    textfile_dir = os.path.join(root, "var/lib/node_exporter/textfile_collector")
+    os.makedirs(textfile_dir)
+    with open(os.path.join(root, "etc/sysconfig/livepatching"), "a") as handle:
+        handle.write('LIVEPATCH_METRICS_DIR="/var/lib/node_exporter/textfile_collector"\n')
+    replies, record, _ = converse(root, conversation(("COMMITEND", body("-", "1", "ok"))))
+    assert replies == ["ACK"] * 4 and record["errors"] == []
+    text = open(os.path.join(textfile_dir, "klp.prom")).read()
+    assert 'klp_reboot_needed{reason="livepatch_removed"} 1\n' in text
+    os.unlink(os.path.join(textfile_dir, "klp.prom"))
+    os.mkdir(os.path.join(textfile_dir, "klp.prom"))  # the file cannot be replaced now
+    replies, record, _ = converse(root, conversation(("COMMITEND", body("-", "2", "ok"))))
+    assert replies == ["ACK"] * 4
+    assert record["errors"] == []
+    assert [d for d in record["decisions"] if d.startswith("metrics not refreshed: ")] != []

@@ -127,7 +127,7 @@ def patch_states(root: str = "/") -> list[tuple[str, int | None, int | None]]:
         return []
     states = []
     for name in names:
-        values = []
+        values: list[int | None] = []
         for attr in ("enabled", "transition"):
             try:
                 fd = os.open(f"{base}/{name}/{attr}", os.O_RDONLY)
