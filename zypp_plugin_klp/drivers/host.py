@@ -9,7 +9,7 @@ from ..paths import LOCK_DIR
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 
 class HostFileError(KlpError):
@@ -268,3 +268,33 @@ def environment() -> dict[str, str]:
 def is_root() -> bool:
     """Whether this process runs as root."""
     return os.geteuid() == 0
+
+
+def exists(root: str, relpath: str) -> bool:
+    """Whether anything (even a dangling symlink) is at ``relpath`` inside ``root``."""
+    return os.path.lexists(os.path.join(root, relpath.lstrip("/")))
+
+
+def fingerprint(root: str, files: Sequence[str], dirs: Sequence[str],
+                skip: tuple[str, ...] = ()) -> str:
+    """What ``files`` and every entry of ``dirs`` inside ``root`` look like now (mtime, size,
+    not following symlinks): equal text means nothing there was replaced or changed in size.
+    Entries whose name ends with or starts with a string in ``skip`` are left out."""
+    def stamp(path: str) -> str:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return ":-"
+        return f":{st.st_mtime_ns}:{st.st_size}"
+
+    parts = [name + stamp(os.path.join(root, name.lstrip("/"))) for name in files]
+    for directory in dirs:
+        base = os.path.join(root, directory.lstrip("/"))
+        try:
+            names = sorted(os.listdir(base))
+        except OSError:
+            continue
+        parts.append(directory + stamp(base))
+        parts += [name + stamp(os.path.join(base, name)) for name in names
+                  if not name.endswith(skip) and not name.startswith(skip)]
+    return " ".join(parts)

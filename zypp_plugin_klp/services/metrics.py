@@ -12,8 +12,6 @@ The kernel does not say when a transition started: klp keeps the first time it s
 
 from __future__ import annotations
 
-import os
-
 from .. import paths
 from ..core import metrics as m
 from ..drivers import host
@@ -53,14 +51,13 @@ def observe(kernel: KernelDriver, rpmdb: Callable[[], RpmDb], now: int,
         if remember and record != seen and record is not None:
             _keep(root, paths.TRANSITION_SEEN, m.encode_seen(record))
         blocking = _blocking(kernel, moving[1])
-    elif remember and os.path.lexists(os.path.join(root, paths.TRANSITION_SEEN)):
+    elif remember and host.exists(root, paths.TRANSITION_SEEN):
         try:  # that transition ended: a later one of the same patch is a new one
             host.remove_file(root, paths.TRANSITION_SEEN)
         except host.HostFileError:
             pass
     return m.Observation(__version__, kernel.livepatch_supported(), release, enabled, moving,
-                         since, blocking, facts,
-                         os.path.lexists(os.path.join(root, paths.REBOOT_NEEDED)))
+                         since, blocking, facts, host.exists(root, paths.REBOOT_NEEDED))
 
 
 def _blocking(kernel: KernelDriver, target: int) -> int | None:
@@ -82,28 +79,10 @@ def _keep(root: str, relpath: str, text: str) -> None:
 
 def _signature(root: str, release: str, now: int) -> str:
     """What the cached facts depend on: kernel, rpm database, klp's state files, lifecycle data."""
-    parts = [release, str(now // CACHE_SECONDS)]
-    for relpath in (paths.LAST_LOAD, paths.NOTICES, paths.REBOOT_NEEDED):
-        parts.append(_stamp(os.path.join(root, relpath)))
-    for directory in paths.RPMDB_DIRS + paths.LIFECYCLE_DIRS + ("etc/products.d",):
-        base = os.path.join(root, directory)
-        try:
-            names = sorted(os.listdir(base))
-        except OSError:
-            continue
-        parts.append(directory + _stamp(base))
-        parts += [name + _stamp(os.path.join(base, name)) for name in names
-                  if not name.endswith(_TOUCHED_BY_READERS[0]) and
-                  not name.startswith(_TOUCHED_BY_READERS[1:])]
-    return " ".join(parts)
-
-
-def _stamp(path: str) -> str:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return ":-"
-    return f":{st.st_mtime_ns}:{st.st_size}"
+    stamps = host.fingerprint(root, (paths.LAST_LOAD, paths.NOTICES, paths.REBOOT_NEEDED),
+                              paths.RPMDB_DIRS + paths.LIFECYCLE_DIRS + ("etc/products.d",),
+                              _TOUCHED_BY_READERS)
+    return f"{release} {now // CACHE_SECONDS} {stamps}"
 
 
 def _facts(root: str, release: str, rpmdb: Callable[[], RpmDb], now: int,
@@ -118,14 +97,12 @@ def _facts(root: str, release: str, rpmdb: Callable[[], RpmDb], now: int,
 
 
 def gather_facts(root: str, release: str, rpmdb: Callable[[], RpmDb]) -> m.Facts:
-    """The slow facts, from the rpm database, lifecycle data and klp's JSON state files."""
-    import json
-
+    """The slow facts, from the rpm database, lifecycle data and klp's state files."""
     from ..core.lifecycle import NA
     from ..core.names import package_name
     from ..drivers.rpmdb import RpmDbError
     from .lifecycle import package_eol
-    from .remove import notices
+    from .records import LastLoad, load_notices
 
     facts = m.Facts()
     try:
@@ -141,15 +118,12 @@ def gather_facts(root: str, release: str, rpmdb: Callable[[], RpmDb]) -> m.Facts
         eol = package_eol(root, newest.name, f"{newest.version}-{newest.release}", newest.arch)
         facts.expiry = eol if eol is not None and eol < NA else None
     # A notice counts while libzypp's flag in /run says a reboot is pending (so not after one).
-    facts.livepatch_removed = os.path.lexists(os.path.join(root, paths.REBOOT_NEEDED)) and any(
-        n.get("kernel") == release for n in notices(root))
-    try:
-        last = json.loads(host.read_file(root, paths.LAST_LOAD) or "null")
-    except ValueError:
-        last = None
-    when = m.iso_seconds(last.get("time")) if isinstance(last, dict) else None
-    if isinstance(last, dict) and when is not None and last.get("kernel") == release:
-        facts.last_load = (str(last.get("result")), str(last.get("module") or ""), when)
+    facts.livepatch_removed = host.exists(root, paths.REBOOT_NEEDED) and any(
+        n.kernel == release for n in load_notices(root))
+    last = LastLoad.load(root)
+    when = m.iso_seconds(last.time) if last is not None else None
+    if last is not None and when is not None and last.kernel == release:
+        facts.last_load = (str(last.result), last.module or "", when)
     return facts
 
 
@@ -162,10 +136,10 @@ def _module_of(root: str, files: tuple[str, ...], release: str) -> str:
     for path in files:
         if path.startswith(prefix) and path.endswith(".ko"):
             try:
-                name = read_module(os.path.join(root, path.lstrip("/"))).name
+                name = read_module(root.rstrip("/") + path).name
             except (OSError, ModuleFormatError):
                 name = None
-            return name or os.path.basename(path)[:-3].replace("-", "_")
+            return name or path.rsplit("/", 1)[-1][:-3].replace("-", "_")
     return ""
 
 
@@ -179,9 +153,9 @@ def exposition(obs: m.Observation) -> str:
 def write_textfile(directory: str, text: str) -> str:
     """Write ``directory/klp.prom`` atomically (temporary file and rename in that directory, as
     node_exporter's textfile collector asks); the directory must exist. Returns the path."""
-    if not os.path.isdir(directory):
+    if not host.is_dir(".", directory):  # relative to the working directory, as users mean it
         raise host.HostFileError(f"textfile directory {directory}: no such directory")
-    path = os.path.join(directory, paths.METRICS_FILE)
+    path = f"{directory.rstrip('/')}/{paths.METRICS_FILE}"
     host.write_user_file(path, text.encode())
     return path
 
@@ -189,11 +163,10 @@ def write_textfile(directory: str, text: str) -> str:
 def configured_dir(root: str) -> str | None:
     """LIVEPATCH_METRICS_DIR from /etc/sysconfig/livepatching, inside ``root``; None when empty
     or when that directory does not exist (node_exporter's collector is not set up)."""
-    value = host.sysconfig(root, "livepatching").get(SYSCONFIG_KEY, "").strip()
-    if not value:
+    value = host.sysconfig(root, "livepatching").get(SYSCONFIG_KEY, "").strip().strip("/")
+    if not value or not host.is_dir(root, value):
         return None
-    directory = os.path.join(root, value.lstrip("/"))
-    return directory if os.path.isdir(directory) else None
+    return f"{root.rstrip('/')}/{value}"
 
 
 def refresh(kernel: KernelDriver, rpmdb: Callable[[], RpmDb], now: int) -> str | None:

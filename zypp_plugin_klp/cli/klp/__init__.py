@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 # The registry: command name -> module of this package (imported when the command runs).
 COMMANDS = {name: name for name in (
-    "status", "check", "patches", "blocking", "wait", "force", "log", "update", "downgrade")}
+    "status", "check", "patches", "blocking", "wait", "force", "log", "update", "downgrade",
+    "metrics")}
 KGR_COMMANDS = {**COMMANDS, "blocking_threads": "blocking_threads", "poke": "poke"}
 
 
