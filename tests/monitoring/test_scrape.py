@@ -188,3 +188,20 @@ def test_bad_textfile_directory_is_one_line_and_exit_1(sim, tmp_path):
 def test_refresh_without_a_configured_directory_does_nothing(sim):
     r = run_klp("--root", sim.root, "metrics", "--refresh")
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+
+
+def test_a_symlinked_textfile_directory_is_refused_and_the_hook_still_succeeds(server, tmp_path):
+    """Root never writes through a symlink under /var: the refresh fails with one line, and a
+    scriptlet only warns."""
+    sim, _exporter = server
+    root = sim.root
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.rmdir(os.path.join(root, TEXTFILE_DIR))
+    os.symlink(elsewhere, os.path.join(root, TEXTFILE_DIR))
+    r = run_klp("--root", root, "metrics", "--refresh")
+    assert r.returncode == 1 and r.stderr.startswith("klp: cannot write ") and r.stderr.count("\n") == 1
+    r = subprocess.run([sys.executable, "-m", "zypp_plugin_klp.hooks", "postun", PKG, "1-1.1", "0",
+                        "--root", root], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "klp: warning: live patching metrics not refreshed: cannot write" in r.stderr
+    assert os.listdir(elsewhere) == []

@@ -161,21 +161,22 @@ def write_textfile(directory: str, text: str) -> str:
 
 
 def configured_dir(root: str) -> str | None:
-    """LIVEPATCH_METRICS_DIR from /etc/sysconfig/livepatching, inside ``root``; None when empty
-    or when that directory does not exist (node_exporter's collector is not set up)."""
+    """LIVEPATCH_METRICS_DIR from /etc/sysconfig/livepatching (relative to ``root``); None when
+    empty or when that directory does not exist (node_exporter's collector is not set up)."""
     value = host.sysconfig(root, "livepatching").get(SYSCONFIG_KEY, "").strip().strip("/")
-    if not value or not host.is_dir(root, value):
-        return None
-    return f"{root.rstrip('/')}/{value}"
+    return value if value and host.is_dir(root, value) else None
 
 
 def refresh(kernel: KernelDriver, rpmdb: Callable[[], RpmDb], now: int) -> str | None:
     """Rewrite the configured textfile (what the timer, the hooks and the plugin do); returns
-    its path, or None when no textfile directory is configured or present."""
+    its path inside the root, or None when no textfile directory is configured or present.
+    Root writes there as under /var: no symlink is followed on the way (HostFileError)."""
     directory = configured_dir(kernel.root)
     if directory is None:
         return None
-    return write_textfile(directory, exposition(observe(kernel, rpmdb, now)))
+    relpath = f"{directory}/{paths.METRICS_FILE}"
+    host.write_file(kernel.root, relpath, exposition(observe(kernel, rpmdb, now)).encode())
+    return "/" + relpath
 
 
 def refresh_after_change(kernel: KernelDriver, rpmdb: Callable[[], RpmDb]) -> str | None:
