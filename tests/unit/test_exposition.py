@@ -140,3 +140,31 @@ def test_facts_codec_round_trip_and_key_mismatch():
     (17, None), ("2026-11-25T09:21:29+01", None)])
 def test_iso_seconds(text, seconds):
     assert m.iso_seconds(text) == seconds
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def _unescape(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\":
+            out.append({"n": "\n", "\\": "\\", '"': '"'}[text[i + 1]])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text())
+def test_any_label_value_and_help_stay_on_their_lines_and_round_trip(value, help_text):
+    family = Family("klp_x", "gauge", help_text)
+    family.add(1, (("v", value),))
+    lines = render([family]).split("\n")
+    assert len(lines) == 4 and lines[-1] == ""
+    assert _unescape(lines[0][len("# HELP klp_x "):]) == help_text
+    sample = lines[2]
+    assert sample.startswith('klp_x{v="') and sample.endswith('"} 1')
+    assert _unescape(sample[len('klp_x{v="'):-len('"} 1')]) == value
