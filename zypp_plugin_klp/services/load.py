@@ -48,7 +48,8 @@ class Outcome:
     loaded_now: bool = False  # this call put the module into the kernel
 
 
-def _module_path(package: object, release: str) -> Optional[str]:
+def module_path(package: object, release: str) -> Optional[str]:
+    """The live patch module file a kernel-livepatch package installs for ``release``."""
     prefix = f"/lib/modules/{release}/livepatch/"
     for path in getattr(package, "files", ()):
         if path.startswith(prefix) and path.endswith(".ko"):
@@ -79,7 +80,7 @@ def _load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
     if not installed:
         return Outcome(NOTHING, f"no live patch is installed for kernel {release}")
     package = installed[-1]
-    rel_path = _module_path(package, release)
+    rel_path = module_path(package, release)
     if rel_path is None:
         return Outcome(FAILED, f"{package.nvra} has no module under /lib/modules/{release}/livepatch",
                        package=package.nvra)

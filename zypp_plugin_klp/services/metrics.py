@@ -112,7 +112,7 @@ def gather_facts(root: str, release: str, rpmdb: Callable[[], RpmDb]) -> m.Facts
     for package in packages:
         edition = f"{package.version}-{package.release}"
         facts.installed.append(m.InstalledPatch(package.name, edition, package.arch,
-                                                _module_of(root, package.files, release)))
+                                                _module_of(root, package, release)))
     if packages:
         newest = packages[-1]
         eol = package_eol(root, newest.name, f"{newest.version}-{newest.release}", newest.arch)
@@ -127,20 +127,20 @@ def gather_facts(root: str, release: str, rpmdb: Callable[[], RpmDb]) -> m.Facts
     return facts
 
 
-def _module_of(root: str, files: tuple[str, ...], release: str) -> str:
+def _module_of(root: str, package: object, release: str) -> str:
     """The module name a package's live patch file carries (its file name when unreadable)."""
     from ..core.elfmod import ModuleFormatError
     from ..drivers.modfiles import read_module
+    from .load import module_path
 
-    prefix = f"/lib/modules/{release}/livepatch/"
-    for path in files:
-        if path.startswith(prefix) and path.endswith(".ko"):
-            try:
-                name = read_module(root.rstrip("/") + path).name
-            except (OSError, ModuleFormatError):
-                name = None
-            return name or path.rsplit("/", 1)[-1][:-3].replace("-", "_")
-    return ""
+    path = module_path(package, release)
+    if path is None:
+        return ""
+    try:
+        name = read_module(root.rstrip("/") + path).name
+    except (OSError, ModuleFormatError):
+        name = None
+    return name or path.rsplit("/", 1)[-1][:-3].replace("-", "_")
 
 
 def exposition(obs: m.Observation) -> str:
