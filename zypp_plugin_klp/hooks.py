@@ -78,7 +78,7 @@ class Hook:
                  "('zypper needs-rebooting' says so)")
         for message in initrd.regenerate(self.root, self.environ, runner()):
             self.say(f"warning: {message}")
-        self._refresh_metrics()
+        self._refresh_metrics(erased=self.nvr)
         return 0
 
     def posttrans(self) -> int:
@@ -105,7 +105,7 @@ class Hook:
         self._refresh_metrics()
         return 0
 
-    def _refresh_metrics(self) -> None:
+    def _refresh_metrics(self, erased: Optional[str] = None) -> None:
         """Rewrite node_exporter's textfile after a change (never fails the scriptlet)."""
         from .drivers.host import in_build_root
 
@@ -114,7 +114,8 @@ class Hook:
         from .services.metrics import refresh_after_change
         from .wiring import open_kernel, open_rpmdb
 
-        problem = refresh_after_change(open_kernel(self.root), lambda: open_rpmdb(self.root))
+        problem = refresh_after_change(open_kernel(self.root), lambda: open_rpmdb(self.root),
+                                       erased)
         if problem:
             self.say(f"warning: live patching metrics not refreshed: {problem}")
 

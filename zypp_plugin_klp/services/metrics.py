@@ -31,9 +31,11 @@ _TOUCHED_BY_READERS = ("-shm", "__db", ".rpm.lock", ".dbenv.lock")
 
 
 def observe(kernel: KernelDriver, rpmdb: Callable[[], RpmDb], now: int,
-            remember: bool = True) -> m.Observation:
+            remember: bool = True, erased: str | None = None) -> m.Observation:
     """Look at the system once. ``rpmdb`` is called only when the cached facts are stale;
-    ``remember`` lets this call keep its cache and transition sighting (when it may write)."""
+    ``remember`` lets this call keep its cache and transition sighting (when it may write).
+    ``erased`` (name-version-release) is a package rpm is removing: %postun runs before rpm
+    drops it from its database, so it is left out (and these facts are not cached)."""
     from .. import __version__
 
     root = kernel.root
@@ -41,7 +43,7 @@ def observe(kernel: KernelDriver, rpmdb: Callable[[], RpmDb], now: int,
     states = kernel.patch_states()
     enabled = [name for name, on, _ in states if on == 1]
     moving = next(((name, 1 if on == 1 else 0) for name, on, tr in states if tr == 1), None)
-    facts = _facts(root, release, rpmdb, now, remember)
+    facts = _facts(root, release, rpmdb, now, remember, erased)
     since = None
     blocking: int | None = 0
     if moving is not None:
@@ -86,17 +88,18 @@ def _signature(root: str, release: str, now: int) -> str:
 
 
 def _facts(root: str, release: str, rpmdb: Callable[[], RpmDb], now: int,
-           remember: bool) -> m.Facts:
+           remember: bool, erased: str | None) -> m.Facts:
     key = _signature(root, release, now)
-    facts = m.decode_facts(host.read_file(root, paths.METRICS_FACTS), key)
+    facts = None if erased else m.decode_facts(host.read_file(root, paths.METRICS_FACTS), key)
     if facts is None:
-        facts = gather_facts(root, release, rpmdb)
-        if remember:
+        facts = gather_facts(root, release, rpmdb, erased)
+        if remember and not erased:
             _keep(root, paths.METRICS_FACTS, m.encode_facts(key, facts))
     return facts
 
 
-def gather_facts(root: str, release: str, rpmdb: Callable[[], RpmDb]) -> m.Facts:
+def gather_facts(root: str, release: str, rpmdb: Callable[[], RpmDb],
+                 erased: str | None = None) -> m.Facts:
     """The slow facts, from the rpm database, lifecycle data and klp's state files."""
     from ..core.lifecycle import NA
     from ..core.names import package_name
@@ -109,6 +112,7 @@ def gather_facts(root: str, release: str, rpmdb: Callable[[], RpmDb]) -> m.Facts
         packages = rpmdb().installed(package_name(release)) if release else []
     except (RpmDbError, ValueError):
         packages = []
+    packages = [p for p in packages if f"{p.name}-{p.version}-{p.release}" != erased]
     for package in packages:
         edition = f"{package.version}-{package.release}"
         facts.installed.append(m.InstalledPatch(package.name, edition, package.arch,
@@ -167,7 +171,8 @@ def configured_dir(root: str) -> str | None:
     return value if value and host.is_dir(root, value) else None
 
 
-def refresh(kernel: KernelDriver, rpmdb: Callable[[], RpmDb], now: int) -> str | None:
+def refresh(kernel: KernelDriver, rpmdb: Callable[[], RpmDb], now: int,
+            erased: str | None = None) -> str | None:
     """Rewrite the configured textfile (what the timer, the hooks and the plugin do); returns
     its path inside the root, or None when no textfile directory is configured or present.
     Root writes there as under /var: no symlink is followed on the way (HostFileError)."""
@@ -175,11 +180,13 @@ def refresh(kernel: KernelDriver, rpmdb: Callable[[], RpmDb], now: int) -> str |
     if directory is None:
         return None
     relpath = f"{directory}/{paths.METRICS_FILE}"
-    host.write_file(kernel.root, relpath, exposition(observe(kernel, rpmdb, now)).encode())
+    text = exposition(observe(kernel, rpmdb, now, erased=erased))
+    host.write_file(kernel.root, relpath, text.encode())
     return "/" + relpath
 
 
-def refresh_after_change(kernel: KernelDriver, rpmdb: Callable[[], RpmDb]) -> str | None:
+def refresh_after_change(kernel: KernelDriver, rpmdb: Callable[[], RpmDb],
+                         erased: str | None = None) -> str | None:
     """:func:`refresh` for the hooks and the commit plugin after they changed something: never
     raises (a package transaction must not fail over metrics), returns the problem instead.
     Bounded: no waiting, only reads (the blocking-task walk during a transition is the largest)."""
@@ -188,7 +195,7 @@ def refresh_after_change(kernel: KernelDriver, rpmdb: Callable[[], RpmDb]) -> st
     from ..errors import KlpError
 
     try:
-        refresh(kernel, rpmdb, int(time.time()))
+        refresh(kernel, rpmdb, int(time.time()), erased)
     except (KlpError, OSError, ValueError) as exc:
         return str(exc)
     return None
