@@ -79,7 +79,8 @@ def verdict(obs: Observation, now: int, warning: str = DEFAULT_WARNING,
     age_w, days_w = parse_thresholds(warning)
     age_c, days_c = parse_thresholds(critical)
     if not obs.supported:
-        return UNKNOWN, "KLP UNKNOWN - the running kernel has no live patching (/sys/kernel/livepatch)"
+        return UNKNOWN, ("KLP UNKNOWN - the running kernel has no live patching "
+                         "(/sys/kernel/livepatch)")
     state = OK
     texts: list[str] = []
 
@@ -113,7 +114,8 @@ def verdict(obs: Observation, now: int, warning: str = DEFAULT_WARNING,
     missing = obs.not_loaded()
     if missing:
         state = max(state, WARNING)
-        texts.append("installed but not loaded: " + " ".join(f"{p.name}-{p.edition}" for p in missing))
+        texts.append("installed but not loaded: " +
+                     " ".join(f"{p.name}-{p.edition}" for p in missing))
     last = obs.facts.last_load
     if last is not None and last[0] == LOAD_FAILED:
         state = max(state, CRITICAL)

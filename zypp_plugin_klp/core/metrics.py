@@ -217,8 +217,7 @@ def encode_facts(key: str, facts: Facts) -> str:
     """The facts cache: a schema line, the key of the inputs it was computed from, then one
     tab-separated record per line (text, so the fast path needs no json)."""
     lines = [CACHE_SCHEMA, f"key\t{_clean(key)}"]
-    lines += [f"installed\t{_clean(p.name)}\t{_clean(p.edition)}\t{_clean(p.arch)}\t{_clean(p.module)}"
-              for p in facts.installed]
+    lines += ["\t".join(["installed", *(_clean(v) for v in p._key())]) for p in facts.installed]
     if facts.expiry is not None:
         lines.append(f"expiry\t{facts.expiry}")
     if facts.livepatch_removed:
