@@ -2,8 +2,10 @@
 
 Usage: ``klp-hook STAGE PACKAGE VERSION-RELEASE [COUNT] [--kernel RELEASE] [--root DIR]``,
 as the macros in macros.klp write it. Exit 0 lets rpm go on; only ``pre`` ever fails (exit 1),
-which makes rpm keep the installed version. Every message is one ``klp: ...`` line on stderr, where
-rpm and zypper show it.
+which makes rpm keep the installed version. Arguments the hook cannot use (a packaging mistake of
+the macros' caller, e.g. a package name that names no kernel) are a warning and exit 0: a mistake
+of ours never refuses an install. Every message is one ``klp: ...`` line on stderr, where rpm and
+zypper show it.
 """
 
 import sys
@@ -158,8 +160,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         hook = parse(sys.argv[1:] if argv is None else argv, host.environment())
     except ValueError as exc:
-        sys.stderr.write(f"klp-hook: {exc}\n")
-        return 2
+        sys.stderr.write(f"klp-hook: warning: {exc} (the live patch hooks did nothing)\n")
+        return 0
     try:
         return int(getattr(hook, hook.stage)())
     except KlpError as exc:

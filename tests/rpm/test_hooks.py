@@ -61,7 +61,13 @@ def test_parse_derives_kernel_and_rejects_bad_usage():
     for bad in ([], ["bogus", PKG, "1-1"], ["pre", PKG, "1-1", "x"], ["pre", "foo", "1-1"]):
         with pytest.raises(ValueError):
             hooks.parse(bad, {})
-    assert hooks.main(["pre"]) == 2
+
+@pytest.mark.parametrize("argv", [["pre"], ["pre", "kernel-livepatch-SLE15-SP6_Update_11", "1-1", "1"],
+                                  ["pre", PKG, "1-1", "x"], ["pre", PKG, "1-1", "1", "--kernel"]])
+def test_unusable_arguments_warn_and_never_refuse(argv, capsys):
+    assert hooks.main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("klp-hook: warning: ") and "did nothing" in err and err.count("\n") == 1
 
 
 def test_install_flow_loads_newest_and_rebuilds_initrd(root, tmp_path, build_ko, capsys):

@@ -33,10 +33,12 @@ class ModuleInfo:
     Attributes:
         fields: Every ``key=value`` entry of ``.modinfo`` in file order (keys may repeat).
         functions: Names of FUNC symbols in ``.symtab``, file order, without duplicates.
+        sections: Names of every section, file order.
     """
 
     fields: Tuple[Tuple[str, str], ...]
     functions: Tuple[str, ...] = ()
+    sections: Tuple[str, ...] = ()
 
     def get(self, key: str) -> Optional[str]:
         """Return the first value of a ``.modinfo`` key.
@@ -239,6 +241,7 @@ def parse_module(data: bytes) -> ModuleInfo:
     return ModuleInfo(
         fields=_parse_modinfo(_section_data(data, modinfo)),
         functions=_parse_functions(data, lay, sections),
+        sections=tuple(_cstring(shstrtab, sec.name_off, "section") for sec in sections[1:]),
     )
 
 

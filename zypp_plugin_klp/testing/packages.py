@@ -1,10 +1,12 @@
 """Build kernel-livepatch RPMs with the real rpmbuild and install them into a root's own rpm database."""
 
+import glob
 import os
 import shutil
 import subprocess
+import sys
 from functools import lru_cache
-from typing import List, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 from ..core.names import module_file, package_name
 
@@ -113,3 +115,86 @@ def build_from_template(workdir: str, ko_path: str, release: str, version: str, 
     return rpmbuild(spec, os.path.join(src, "top"), "--load", macros,
                     "--define", f"_sourcedir {src}", "--define", f"klp_kernel_release {release}",
                     "--define", f"klp_version {version}")
+
+
+SKIP = "skip"  # build_requires policy: build without checking BuildRequires (rpmbuild --nodeps)
+
+
+class BuildError(AssertionError):
+    """rpmbuild refused the spec; the message carries rpmbuild's own output."""
+
+
+def spec_build_requires(spec: str, options: Sequence[str]) -> List[str]:
+    """The spec's BuildRequires as rpm parses them (macros and conditionals applied)."""
+    out = subprocess.run(["rpmspec", *options, "-q", "--buildrequires", spec], capture_output=True,
+                         text=True)
+    if out.returncode != 0:
+        raise BuildError(f"rpmspec cannot parse {spec}:\n{out.stderr}")
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+
+
+def build_spec(spec: str, sources: str, top: str, macros: Sequence[str], defines: Dict[str, str],
+               build_requires: Union[None, str, object] = None) -> List[str]:
+    """Build ``spec`` (sources in ``sources``) with the real rpmbuild; return the binary RPMs.
+
+    Args:
+        macros: macro files loaded after macros.klp, in order (``rpmbuild --load``).
+        build_requires: the policy for the spec's BuildRequires. None: rpm checks them against the
+            private, empty build database, so any BuildRequires fails the build (with a message
+            naming the policies); ``"skip"``: not checked (``--nodeps``), the build host's tools
+            are used as they are; a MockRoot: resolved from that root's repositories (installed
+            into it with its zypper) and the spec built inside the root (chrooted rpmbuild, whose
+            rpm database then checks them), with the macros of the zypp-plugin-klp RPM installed
+            there.
+    """
+    from .plugin import macros_path
+
+    if build_requires is not None and build_requires != SKIP and not hasattr(build_requires, "chroot"):
+        raise ValueError(f"build_requires must be None, {SKIP!r} or a MockRoot, not {build_requires!r}")
+    define_args = [arg for key, value in defines.items() for arg in ("--define", f"{key} {value}")]
+    if hasattr(build_requires, "chroot"):
+        return _build_in_mockroot(spec, sources, build_requires, macros, define_args)
+    os.makedirs(top, exist_ok=True)
+    argv = ["rpmbuild", "-bb", "--load", macros_path(), *[a for m in macros for a in ("--load", m)],
+            "--define", f"_topdir {top}", "--define", f"_sourcedir {sources}",
+            "--define", f"_dbpath {top}/db", "--define", "__os_install_post %{nil}",
+            "--define", f"klp_packager {sys.executable} -m zypp_plugin_klp.packager", *define_args]
+    if build_requires == SKIP:
+        argv.append("--nodeps")
+    result = subprocess.run([*argv, spec], capture_output=True, text=True)
+    if result.returncode != 0:
+        hint = ("\n(BuildRequires are checked against an empty build database: pass "
+                "build_requires='skip' or build_requires=klp_mockroot)"
+                if "Failed build dependencies" in result.stderr else "")
+        raise BuildError(f"rpmbuild {spec} failed:\n{result.stderr}{hint}")
+    return sorted(glob.glob(os.path.join(top, "RPMS", "*", "*.rpm")))
+
+
+def _build_in_mockroot(spec: str, sources: str, mockroot: object, macros: Sequence[str],
+                       define_args: List[str]) -> List[str]:
+    root = mockroot.root  # type: ignore[attr-defined]
+    inside = f"/tmp/klp-rpmbuild-{len(os.listdir(os.path.join(root, 'tmp')))}"
+    top = os.path.join(root, inside.lstrip("/"))
+    shutil.copytree(sources, os.path.join(top, "SOURCES"))
+    shutil.copy(spec, os.path.join(top, "SOURCES", os.path.basename(spec)))
+    loads = []
+    for number, macro in enumerate(macros):
+        shutil.copy(macro, os.path.join(top, f"macros.{number}"))
+        loads += ["--load", f"{inside}/macros.{number}"]
+    inner = [*loads, "--define", f"_topdir {inside}", "--define", f"_sourcedir {inside}/SOURCES",
+             *define_args]
+    inner_spec = f"{inside}/SOURCES/{os.path.basename(spec)}"
+    query = mockroot.chroot("rpmspec", *inner, "-q", "--buildrequires", inner_spec)  # type: ignore[attr-defined]
+    if query.returncode != 0:
+        raise BuildError(f"rpmspec cannot parse {spec} in the mock root:\n{query.stderr}")
+    wanted = [line.strip() for line in query.stdout.splitlines() if line.strip()]
+    if wanted:
+        installed = mockroot.zypper("install", *wanted)  # type: ignore[attr-defined]
+        if installed.returncode != 0:
+            raise BuildError(f"BuildRequires of {spec} cannot be resolved from the mock root's "
+                             f"repositories ({', '.join(wanted)}):\n{installed.stdout}{installed.stderr}")
+    result = mockroot.chroot("rpmbuild", "-bb", *inner, "--define", "__os_install_post %{nil}",  # type: ignore[attr-defined]
+                             inner_spec)
+    if result.returncode != 0:
+        raise BuildError(f"rpmbuild {spec} failed in the mock root:\n{result.stderr}")
+    return sorted(glob.glob(os.path.join(top, "RPMS", "*", "*.rpm")))

@@ -6,19 +6,24 @@ Fixtures:
     klp_mockroot: a fresh :class:`~zypp_plugin_klp.testing.mockroot.MockRoot` with that RPM
         installed and the default simulated system running kernel 6.1.0-26-default
         (``--klp-kernel RELEASE`` changes it).
-    klp_rpmbuild: ``build(spec, sources_dir, **defines) -> [rpm paths]`` with the real rpmbuild,
-        a private rpm database, and the klp macros loaded.
+    klp_rpmbuild: ``build(spec, sources_dir, macros=(), build_requires=None, **defines) ->
+        [rpm paths]`` with the real rpmbuild, a private rpm database, the klp macros and then
+        the given macro files loaded. ``build_requires``: None lets rpm check BuildRequires
+        against the empty build database (so any fails); ``"skip"`` builds without checking
+        them; ``klp_mockroot`` resolves them from the mock root's repositories and builds
+        inside it (see :func:`zypp_plugin_klp.testing.packages.build_spec`).
 """
 
 import glob
 import os
 import subprocess
 import tempfile
-from typing import Callable, Iterator, List
+from typing import Callable, Iterator, List, Sequence, Union
 
 import pytest
 
 from .mockroot import DEFAULT_RELEASE, MockRoot, default_scenario, missing_capabilities
+from .packages import build_spec
 
 SOURCE_TREE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -77,17 +82,10 @@ def klp_mockroot(request: pytest.FixtureRequest, klp_product_rpm: str) -> Iterat
 def klp_rpmbuild(tmp_path) -> Callable[..., List[str]]:
     """Build a spec with the real rpmbuild; returns the binary RPMs it produced."""
 
-    def build(spec: str, sources: str, **defines: str) -> List[str]:
-        top = tmp_path / f"rpmbuild-{len(list(tmp_path.iterdir()))}"
-        spec, sources = os.path.abspath(spec), os.path.abspath(sources)
-        argv = ["rpmbuild", "-bb", "--load", macros_path(), "--define", f"_topdir {top}",
-                "--define", f"_sourcedir {sources}", "--define", f"_dbpath {top}/db",
-                "--define", "__os_install_post %{nil}"]
-        for key, value in defines.items():
-            argv += ["--define", f"{key} {value}"]
-        result = subprocess.run([*argv, spec], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise AssertionError(f"rpmbuild {spec} failed:\n{result.stderr}")
-        return sorted(glob.glob(str(top / "RPMS" / "*" / "*.rpm")))
+    def build(spec: str, sources: str, macros: Sequence[str] = (),
+              build_requires: Union[None, str, MockRoot] = None, **defines: str) -> List[str]:
+        top = str(tmp_path / f"rpmbuild-{len(list(tmp_path.iterdir()))}")
+        return build_spec(os.path.abspath(spec), os.path.abspath(sources), top,
+                          [os.path.abspath(m) for m in macros], defines, build_requires)
 
     return build

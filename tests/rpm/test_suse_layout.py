@@ -1,0 +1,110 @@
+"""SUSE's live patch spec layout built with our macros through the packager harness.
+
+The fixture in fixtures/suse-layout follows the public layout of SUSE's live patch sources
+(source package kernel-livepatch-SLE15-SP6_Update_11, the per-flavor subpackage from
+%klp_module_package, the module built by each flavor's kernel build tree into livepatch/, a
+separate .changes file); the kernel-syms build trees are stand-ins (fixtures/suse-layout/linux-obj.mk).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FIXTURES
+
+from zypp_plugin_klp.testing.packages import BuildError
+
+SUSE = os.path.join(FIXTURES, "suse-layout")
+SPEC = "kernel-livepatch-SLE15-SP6_Update_11.spec"
+RELEASE = "6.1.0-26-default"
+PKG = "kernel-livepatch-6_1_0-26-default"
+
+
+def kernel_obj(base, releases=(RELEASE,), **config: str) -> str:
+    """Stand-in kernel-syms build trees (one per release's flavor) under ``base``; returns the
+    directory %klp_kernel_obj names."""
+    obj = os.path.join(str(base), "linux-obj", "x86_64")
+    for release in releases:
+        tree = os.path.join(obj, release.rpartition("-")[2])
+        os.makedirs(os.path.join(tree, "include", "config"))
+        with open(os.path.join(tree, "include", "config", "kernel.release"), "w") as handle:
+            handle.write(release + "\n")
+        shutil.copy(os.path.join(SUSE, "linux-obj.mk"), os.path.join(tree, "Makefile"))
+        settings = {"PYTHON": sys.executable, "KOBUILD": os.path.join(FIXTURES, "kobuild.py"), **config}
+        with open(os.path.join(tree, "config.mk"), "w") as handle:
+            handle.write("".join(f"{key} := {value}\n" for key, value in settings.items()))
+    return obj
+
+
+def sources(tmp_path, version: str = "1", changes: str = "") -> str:
+    """A copy of the SUSE-layout sources; ``version`` as the next update of the branch would set
+    it, ``changes`` prepended to the .changes file as a new entry."""
+    src = tmp_path / f"src-{version}"
+    shutil.copytree(SUSE, src)
+    spec = src / SPEC
+    spec.write_text(re.sub(r"(?m)^Version:( +)1$", rf"Version:\g<1>{version}", spec.read_text()))
+    if changes:
+        log = src / SPEC.replace(".spec", ".changes")
+        log.write_text(changes + log.read_text())
+    return str(src)
+
+
+def query(rpm: str, fmt: str) -> str:
+    return subprocess.run(["rpm", "-qp", "--qf", fmt, rpm], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def build(klp_rpmbuild, tmp_path, version: str = "1", changes: str = "", **defines: str) -> str:
+    src = sources(tmp_path, version, changes)
+    defines.setdefault("klp_kernel_obj", kernel_obj(tmp_path / f"obj-{version}"))
+    (rpm,) = klp_rpmbuild(f"{src}/{SPEC}", src, build_requires="skip", **defines)
+    return rpm
+
+
+def test_suse_spec_builds_the_flavor_subpackage(klp_rpmbuild, tmp_path):
+    rpm = build(klp_rpmbuild, tmp_path)
+    assert os.path.basename(rpm) == f"{PKG}-1-1.x86_64.rpm"
+    files = query(rpm, "[%{FILENAMES}\n]").split()
+    assert f"/lib/modules/{RELEASE}/livepatch/livepatch-1-1.ko" in files
+    info = [f for f in files if f.startswith("/usr/share/livepatch/info/livepatch_1_1-")]
+    assert len(info) == 1 and re.fullmatch(r".*-[0-9A-F]{23}", info[0]), files
+    requires = query(rpm, "[%{REQUIREFLAGS:deptype} %{REQUIRENAME}\n]")
+    for stage in ("pre", "post", "postun", "posttrans"):
+        assert f"{stage} zypp-plugin-klp" in requires
+    scripts = query(rpm, "%{PREIN}\n%{POSTTRANS}")
+    assert f"klp-hook pre {PKG} 1-1 " in scripts and f"klp-hook posttrans {PKG} 1-1" in scripts
+    assert "--kernel" not in scripts  # the hook derives the kernel from the subpackage's name
+
+
+def test_suse_package_behaves_like_suses(klp_mockroot, klp_rpmbuild, tmp_path):
+    v1 = build(klp_rpmbuild, tmp_path)
+    v2 = build(klp_rpmbuild, tmp_path, "2", changes=(
+        "-------------------------------------------------------------------\n"
+        "Wed Nov 25 08:00:00 UTC 2026 - Live Patching Team <klp@example.com>\n\n"
+        "- Fix an out-of-bounds read in tls_decrypt_done (CVE-2024-26585, bsc#1220211)\n\n"))
+    klp_mockroot.publish(v1, v2)
+    r = klp_mockroot.zypper("in", f"{PKG}=1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"livepatch_1_1 ({PKG}-1-1.x86_64) is loaded" in r.stdout
+    assert klp_mockroot.klp("-v", "patches").stdout == (
+        "livepatch_1_1\n    active: 1\n"
+        f"    RPM: {PKG}-1-1.x86_64\n"
+        "    CVE: CVE-2024-1086\n"
+        "    bug fixes and enhancements: bsc#1219434 bsc#1220187\n")
+    # memdb-stats sleeps in the patched function: the %pre gate refuses version 2
+    assert klp_mockroot.klp("status").stdout == "in_progress\n"
+    r = klp_mockroot.zypper("in", f"{PKG}=2")
+    assert r.returncode == 8, r.stdout + r.stderr
+    assert f"cannot install {PKG}-2-1: the live patch transition of livepatch_1_1 is still in " \
+           "progress, blocked by PID 4242 (memdb-stats)" in r.stderr
+    klp_mockroot.kernel.release()
+    r = klp_mockroot.zypper("in", f"{PKG}=2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "CVE: CVE-2024-1086 CVE-2024-26585" in klp_mockroot.klp("-v", "patches").stdout
+    r = klp_mockroot.zypper("rm", PKG)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"klp: {PKG}-2-1 removed; the running kernel keeps the live patch until a reboot" in r.stdout
