@@ -39,15 +39,19 @@ def patches(kernel: KernelDriver, rpmdb: Any = None, warn: Warn = _ignore) -> li
 
 def _add_packages(kernel: KernelDriver, reports: list[PatchReport], rpmdb: Any, warn: Warn) -> None:
     from ..core.changelog import references  # lazy: only 'patches -v' needs these
-    from ..drivers.modfiles import module_files
+    from ..core.klpinfo import parse_info
+    from ..drivers.modfiles import module_files, read_info, same_file_paths
 
     files = module_files(kernel.root, kernel.kernel_release(), warn)
     for report in reports:
         report.module_path = files.get(report.name)
         if report.module_path is None:
             continue
-        report.package = rpmdb.owner(report.module_path)
-        if report.package is not None:
+        report.package = next(filter(None, map(rpmdb.owner, same_file_paths(report.module_path))), None)
+        info = read_info(kernel.root, report.name, report.module_path)
+        if info is not None:  # SUSE's build-time cache from the .changes file wins
+            report.cves, report.bugs = parse_info(info)
+        elif report.package is not None:
             report.cves, report.bugs = references(report.package.changelog)
 
 
