@@ -14,7 +14,8 @@ def test_my_live_patch(klp_mockroot, klp_rpmbuild, tmp_path, monkeypatch):
     klp_mockroot.kernel.exit(4242)  # nothing holds the transition here
     monkeypatch.chdir(tmp_path)
     # -- from README.md --
-    (rpm,) = klp_rpmbuild("kernel-livepatch.spec", ".", klp_kernel_release="6.1.0-26-default")
+    (rpm,) = klp_rpmbuild("kernel-livepatch.spec", ".", build_requires=klp_mockroot,
+                          klp_kernel_release="6.1.0-26-default")
     klp_mockroot.publish(rpm)
     assert klp_mockroot.zypper("in", "kernel-livepatch-6_1_0-26-default").returncode == 0
     assert "active: 1" in klp_mockroot.klp("-v", "patches").stdout

@@ -108,3 +108,55 @@ def test_suse_package_behaves_like_suses(klp_mockroot, klp_rpmbuild, tmp_path):
     r = klp_mockroot.zypper("rm", PKG)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"klp: {PKG}-2-1 removed; the running kernel keeps the live patch until a reboot" in r.stdout
+
+
+def standin_kernel_syms(tmp_path) -> str:
+    """A stand-in kernel-syms RPM: the build tree of kernel 6.1.0-26-default under
+    /usr/src/linux-obj/x86_64/default, as kernel-syms installs it on SUSE's build hosts."""
+    tree = tmp_path / "kernel-syms-tree"
+    obj = kernel_obj(tree / "usr/src", KOBUILD="/usr/src/linux-obj/x86_64/default/kobuild.py",
+                     PYTHON="/usr/bin/python3")
+    os.rename(os.path.dirname(obj), tree / "usr/src/linux-obj")
+    shutil.copy(os.path.join(FIXTURES, "kobuild.py"), tree / "usr/src/linux-obj/x86_64/default")
+    spec = tmp_path / "kernel-syms.spec"
+    spec.write_text(f"""Name: kernel-syms
+Version: 6.1.0
+Release: 26
+Summary: Stand-in for SUSE's kernel-syms (build trees of the kernel flavors)
+License: GPL-2.0-only
+%description
+Stand-in for tests.
+%install
+cp -a {tree}/. %{{buildroot}}/
+%files
+/usr/src/linux-obj
+""")
+    top = tmp_path / "kernel-syms-top"
+    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}", "--define", f"_dbpath {top}/db",
+                    "--define", "__os_install_post %{nil}", "--define", "debug_package %{nil}",
+                    str(spec)], check=True, capture_output=True)
+    (rpm,) = (top / "RPMS").glob("*/*.rpm")
+    return str(rpm)
+
+
+def test_build_requires_unchecked_by_default_say_which_policies(klp_rpmbuild, tmp_path):
+    src = sources(tmp_path)
+    with pytest.raises(BuildError, match="build_requires='skip' or build_requires=klp_mockroot"):
+        klp_rpmbuild(f"{src}/{SPEC}", src, klp_kernel_obj=kernel_obj(tmp_path))
+
+
+def test_build_requires_resolved_from_the_mock_roots_repositories(klp_mockroot, klp_rpmbuild, tmp_path):
+    from zypp_plugin_klp.testing.packages import build_plain_rpm
+
+    src = sources(tmp_path)
+    with pytest.raises(BuildError, match="cannot be resolved from the mock root's repositories"):
+        klp_rpmbuild(f"{src}/{SPEC}", src, build_requires=klp_mockroot)
+    klp_mockroot.publish(standin_kernel_syms(tmp_path),
+                         *(build_plain_rpm(str(tmp_path), name) for name in
+                           ("kernel-livepatch-tools-devel", "libelf-devel")))
+    (rpm,) = klp_rpmbuild(f"{src}/{SPEC}", src, build_requires=klp_mockroot)
+    assert {"kernel-syms-6.1.0-26", "libelf-devel-1-1"} <= set(klp_mockroot.installed())
+    assert os.path.basename(rpm) == f"{PKG}-1-1.x86_64.rpm"
+    klp_mockroot.publish(rpm)
+    assert klp_mockroot.zypper("in", PKG).returncode == 0
+    assert "CVE: CVE-2024-1086" in klp_mockroot.klp("-v", "patches").stdout
