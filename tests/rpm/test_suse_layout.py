@@ -160,3 +160,30 @@ def test_build_requires_resolved_from_the_mock_roots_repositories(klp_mockroot, 
     klp_mockroot.publish(rpm)
     assert klp_mockroot.zypper("in", PKG).returncode == 0
     assert "CVE: CVE-2024-1086" in klp_mockroot.klp("-v", "patches").stdout
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("--field depends=ext4", "a live patch must not depend on other modules (depends: ext4)"),
+    ("--section .klp.rela.vmlinux.__jump_table", "a live patch must not carry .klp.rela.vmlinux.__jump_table"),
+])
+def test_build_refuses_a_module_that_fails_suses_checks(klp_rpmbuild, tmp_path, extra, message):
+    with pytest.raises(BuildError) as failed:
+        build(klp_rpmbuild, tmp_path, klp_kernel_obj=kernel_obj(tmp_path, EXTRA=extra))
+    assert f"klp-packager: error: " in str(failed.value) and message in str(failed.value)
+    assert "livepatch-1-1.ko: " in str(failed.value)
+
+
+def test_build_without_a_kernel_says_so(klp_rpmbuild, tmp_path):
+    with pytest.raises(BuildError, match="klp_module_package: no kernel to build for: define "
+                                         "klp_kernel_release"):
+        build(klp_rpmbuild, tmp_path, klp_kernel_obj=str(tmp_path / "no-kernel-syms"))
+
+
+def test_one_subpackage_per_flavor(klp_rpmbuild, tmp_path):
+    src = sources(tmp_path)
+    obj = kernel_obj(tmp_path, (RELEASE, "6.1.0-26-rt"))
+    rpms = klp_rpmbuild(f"{src}/{SPEC}", src, build_requires="skip", klp_kernel_obj=obj)
+    assert [os.path.basename(r) for r in rpms] == [f"{PKG}-1-1.x86_64.rpm",
+                                                    "kernel-livepatch-6_1_0-26-rt-1-1.x86_64.rpm"]
+    assert query(rpms[1], "[%{FILENAMES}\\n]").split()[:2] == [
+        "/lib/modules/6.1.0-26-rt/livepatch", "/lib/modules/6.1.0-26-rt/livepatch/livepatch-1-1.ko"]

@@ -6,9 +6,12 @@ import shutil
 import subprocess
 import sys
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Union
 
 from ..core.names import module_file, package_name
+
+if TYPE_CHECKING:
+    from .mockroot import MockRoot
 
 RPM_QUIET = ["--force-debian"]  # Debian's rpm nags on every direct call without it
 
@@ -135,7 +138,7 @@ def spec_build_requires(spec: str, options: Sequence[str]) -> List[str]:
 
 
 def build_spec(spec: str, sources: str, top: str, macros: Sequence[str], defines: Dict[str, str],
-               build_requires: Union[None, str, object] = None) -> List[str]:
+               build_requires: Union[None, str, "MockRoot"] = None) -> List[str]:
     """Build ``spec`` (sources in ``sources``) with the real rpmbuild; return the binary RPMs.
 
     Args:
@@ -148,13 +151,14 @@ def build_spec(spec: str, sources: str, top: str, macros: Sequence[str], defines
             rpm database then checks them), with the macros of the zypp-plugin-klp RPM installed
             there.
     """
+    from .mockroot import MockRoot
     from .plugin import macros_path
 
-    if build_requires is not None and build_requires != SKIP and not hasattr(build_requires, "chroot"):
-        raise ValueError(f"build_requires must be None, {SKIP!r} or a MockRoot, not {build_requires!r}")
     define_args = [arg for key, value in defines.items() for arg in ("--define", f"{key} {value}")]
-    if hasattr(build_requires, "chroot"):
+    if isinstance(build_requires, MockRoot):
         return _build_in_mockroot(spec, sources, build_requires, macros, define_args)
+    if build_requires not in (None, SKIP):
+        raise ValueError(f"build_requires must be None, {SKIP!r} or a MockRoot, not {build_requires!r}")
     os.makedirs(top, exist_ok=True)
     argv = ["rpmbuild", "-bb", "--load", macros_path(), *[a for m in macros for a in ("--load", m)],
             "--define", f"_topdir {top}", "--define", f"_sourcedir {sources}",
@@ -171,9 +175,9 @@ def build_spec(spec: str, sources: str, top: str, macros: Sequence[str], defines
     return sorted(glob.glob(os.path.join(top, "RPMS", "*", "*.rpm")))
 
 
-def _build_in_mockroot(spec: str, sources: str, mockroot: object, macros: Sequence[str],
+def _build_in_mockroot(spec: str, sources: str, mockroot: "MockRoot", macros: Sequence[str],
                        define_args: List[str]) -> List[str]:
-    root = mockroot.root  # type: ignore[attr-defined]
+    root = mockroot.root
     inside = f"/tmp/klp-rpmbuild-{len(os.listdir(os.path.join(root, 'tmp')))}"
     top = os.path.join(root, inside.lstrip("/"))
     shutil.copytree(sources, os.path.join(top, "SOURCES"))
@@ -189,17 +193,17 @@ def _build_in_mockroot(spec: str, sources: str, mockroot: object, macros: Sequen
     # parse for the query with a placeholder kernel unless the caller names one
     placeholder = [] if any(a.startswith("klp_kernel_release ") for a in define_args) else \
         ["--define", "klp_kernel_release 0-0-buildrequires"]
-    query = mockroot.chroot("rpmspec", *inner, *placeholder, "-q", "--buildrequires",  # type: ignore[attr-defined]
+    query = mockroot.chroot("rpmspec", *inner, *placeholder, "-q", "--buildrequires",
                             inner_spec)
     if query.returncode != 0:
         raise BuildError(f"rpmspec cannot parse {spec} in the mock root:\n{query.stderr}")
     wanted = [line.strip() for line in query.stdout.splitlines() if line.strip()]
     if wanted:
-        installed = mockroot.zypper("install", *wanted)  # type: ignore[attr-defined]
+        installed = mockroot.zypper("install", *wanted)
         if installed.returncode != 0:
             raise BuildError(f"BuildRequires of {spec} cannot be resolved from the mock root's "
                              f"repositories ({', '.join(wanted)}):\n{installed.stdout}{installed.stderr}")
-    result = mockroot.chroot("rpmbuild", "-bb", *inner, "--define", "__os_install_post %{nil}",  # type: ignore[attr-defined]
+    result = mockroot.chroot("rpmbuild", "-bb", *inner, "--define", "__os_install_post %{nil}",
                              inner_spec)
     if result.returncode != 0:
         raise BuildError(f"rpmbuild {spec} failed in the mock root:\n{result.stderr}")
