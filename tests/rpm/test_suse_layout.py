@@ -187,3 +187,57 @@ def test_one_subpackage_per_flavor(klp_rpmbuild, tmp_path):
                                                     "kernel-livepatch-6_1_0-26-rt-1-1.x86_64.rpm"]
     assert query(rpms[1], "[%{FILENAMES}\\n]").split()[:2] == [
         "/lib/modules/6.1.0-26-rt/livepatch", "/lib/modules/6.1.0-26-rt/livepatch/livepatch-1-1.ko"]
+
+
+HAND_WRITTEN = """Name: {name}
+Version: 1
+Release: 1
+Summary: Live patches, hand-written subpackage
+License: GPL-2.0-only
+Source0: livepatch.ko
+%klp_requires
+%description
+Hand-written.
+%package -n {sub}
+Summary: Kernel live patch module
+%klp_requires
+%description -n {sub}
+Hand-written subpackage.
+%install
+install -D -m 0644 %{{SOURCE0}} %{{buildroot}}/lib/modules/{release}/livepatch/livepatch-1-1.ko
+install -D -m 0644 %{{SOURCE0}} %{{buildroot}}/opt/{name}/unused.ko
+%pre
+%klp_pre
+%pre -n {sub}
+%klp_pre -n {sub}
+%post -n {sub}
+%klp_post -n {sub}
+%postun -n {sub}
+%klp_postun -n {sub}
+%posttrans -n {sub}
+%klp_posttrans -n {sub}
+%files
+/opt/{name}
+%files -n {sub}
+/lib/modules/{release}/livepatch
+"""
+
+
+def test_hand_written_subpackage_and_unusable_main_package(klp_mockroot, klp_rpmbuild, tmp_path, build_ko):
+    """-n NAME names the subpackage (its kernel derived from that name); the main package's
+    %klp_pre gets a name that names no kernel: a warning, never a refused install."""
+    src = tmp_path / "hand"
+    src.mkdir()
+    shutil.copy(build_ko("livepatch_1_1"), src / "livepatch.ko")
+    main = "kernel-livepatch-SLE15-SP6_Update_11"
+    spec = src / "hand.spec"
+    spec.write_text(HAND_WRITTEN.format(name=main, sub=PKG, release=RELEASE))
+    rpms = klp_rpmbuild(str(spec), str(src), build_requires="skip")
+    assert sorted(os.path.basename(r) for r in rpms) == [f"{PKG}-1-1.x86_64.rpm", f"{main}-1-1.x86_64.rpm"]
+    klp_mockroot.kernel.exit(4242)
+    klp_mockroot.publish(*rpms)
+    r = klp_mockroot.zypper("in", main, PKG)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"klp-hook: warning: cannot tell the kernel of {main}" in r.stdout + r.stderr
+    assert f"klp: livepatch_1_1 ({PKG}-1-1.x86_64) is active" in r.stdout
+    assert {f"{main}-1-1", f"{PKG}-1-1"} <= set(klp_mockroot.installed())
