@@ -3,11 +3,16 @@
 # kernel the initrd is built for into it, and loads it early at boot, so a rebooted machine keeps
 # its live patches until the next kernel update.
 
-check() {
+# Live patches of the kernel, in both layouts (/usr/lib/modules on usr-merged kernels), one per line.
+klp_livepatches() {
     local ko
-    for ko in "$dracutsysrootdir/lib/modules/$kernel/livepatch/"*.ko; do
-        [[ -e $ko ]] && return 0
+    for ko in "$dracutsysrootdir"{,/usr}/lib/modules/"$kernel"/livepatch/*.ko; do
+        [[ -e $ko ]] && printf '%s\n' "$ko"
     done
+}
+
+check() {
+    [[ -n $(klp_livepatches) ]] && return 0
     return 255  # no live patch for this kernel: leave the module out unless asked for
 }
 
@@ -18,9 +23,10 @@ depends() {
 installkernel() {
     local newest
     # cumulative patches: the newest version is all that is needed (livepatch-<ver>-<rel>.ko)
-    newest=$(printf '%s\n' "$dracutsysrootdir/lib/modules/$kernel/livepatch/"*.ko | sort -V | tail -n 1)
+    newest=$(klp_livepatches | while read -r ko; do printf '%s %s\n' "${ko##*/}" "$ko"; done |
+             sort -V -k1,1 | tail -n 1 | cut -d' ' -f2-)
     [[ -e $newest ]] || return 0
-    inst_simple "/lib/modules/$kernel/livepatch/${newest##*/}"
+    inst_simple "${newest#"$dracutsysrootdir"}"
 }
 
 install() {

@@ -241,3 +241,22 @@ def test_hand_written_subpackage_and_unusable_main_package(klp_mockroot, klp_rpm
     assert f"klp-hook: warning: cannot tell the kernel of {main}" in r.stdout + r.stderr
     assert f"klp: livepatch_1_1 ({PKG}-1-1.x86_64) is active" in r.stdout
     assert {f"{main}-1-1", f"{PKG}-1-1"} <= set(klp_mockroot.installed())
+
+
+def test_usr_merged_kernel_layout(klp_mockroot, klp_rpmbuild, tmp_path):
+    """A kernel that installs modules under /usr/lib/modules (Tumbleweed, SLE 16): the package
+    owns /usr/lib/modules/<release>/livepatch/..., and the loader, its integrity check and
+    'klp -v patches' find it there."""
+    rpm = build(klp_rpmbuild, tmp_path, klp_kernel_obj=kernel_obj(
+        tmp_path, KERNEL_MODULE_DIRECTORY="/usr/lib/modules"))
+    files = query(rpm, "[%{FILENAMES}\\n]").split()
+    assert f"/usr/lib/modules/{RELEASE}/livepatch/livepatch-1-1.ko" in files
+    assert not any(f.startswith("/lib/") for f in files)
+    klp_mockroot.kernel.exit(4242)
+    klp_mockroot.publish(rpm)
+    r = klp_mockroot.zypper("in", PKG)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"klp: livepatch_1_1 ({PKG}-1-1.x86_64) is active" in r.stdout
+    patches = klp_mockroot.klp("-v", "patches").stdout
+    assert f"RPM: {PKG}-1-1.x86_64" in patches and "CVE: CVE-2024-1086" in patches
+    assert klp_mockroot.initrd_log() == [f"-f --kver {RELEASE}"]

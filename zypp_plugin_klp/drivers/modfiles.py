@@ -1,12 +1,33 @@
-"""Live patch module files on disk: ``<root>/lib/modules/<release>/livepatch/*.ko`` and their .modinfo."""
+"""Live patch module files on disk: ``<root>/lib/modules/<release>/livepatch/*.ko`` (or, on usr-merged
+kernels, ``<root>/usr/lib/modules/...``) and their .modinfo."""
 
 import os
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..core.elfmod import ModuleFormatError, ModuleInfo, parse_module
 
 MODULE_DIRS = ("lib/modules", "usr/lib/modules")
 MAX_MODULE_SIZE = 256 << 20
+
+
+def livepatch_prefixes(release: str) -> Tuple[str, ...]:
+    """Where packages put live patches for ``release``: ``/lib/modules/<release>/livepatch/`` and,
+    for usr-merged kernels, ``/usr/lib/modules/<release>/livepatch/``."""
+    return tuple(f"/{base}/{release}/livepatch/" for base in MODULE_DIRS)
+
+
+def same_file_paths(path: str) -> List[str]:
+    """``path`` and its twin in the other module directory (``/lib/modules/...`` <->
+    ``/usr/lib/modules/...``): where /lib is a symlink to usr/lib, a package may own either."""
+    for base, twin in (MODULE_DIRS, MODULE_DIRS[::-1]):
+        if path.startswith(f"/{base}/"):
+            return [path, f"/{twin}/" + path[len(base) + 2:]]
+    return [path]
+
+
+def kernel_installed(root: str, release: str) -> bool:
+    """Whether ``root`` has the module directory of kernel ``release`` (either layout)."""
+    return any(os.path.isdir(os.path.join(root, base, release)) for base in MODULE_DIRS)
 
 
 def livepatch_dirs(root: str, release: str) -> list:

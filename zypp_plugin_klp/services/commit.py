@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.transaction import ERASE, INSTALL, MULTIVERSION, Step
-from ..drivers import host
+from ..drivers.modfiles import kernel_installed
 from ..drivers.kernel import KernelDriver
 from . import transition
 
@@ -24,8 +24,7 @@ def before(root: str, kernel: KernelDriver, steps: Sequence[Step], decide: Decid
     running = kernel.kernel_release()
     installs = [s for s in steps if s.type in (INSTALL, MULTIVERSION)]
     for step in installs:
-        if step.kernel != running and \
-                not host.is_dir(root, f"lib/modules/{step.kernel or ''}"):
+        if step.kernel != running and not kernel_installed(root, step.kernel or ""):
             decide(f"{step.nvr} is for kernel {step.kernel}, which is neither running nor installed")
     names = [s.name for s in installs]
     for name in sorted({n for n in names if names.count(n) > 1}):

@@ -8,6 +8,7 @@ succeeded, so a failed or interrupted transaction is rebuilt by the next one.
 from typing import Callable, Dict, List
 
 from ..drivers import host
+from ..drivers.modfiles import kernel_installed
 from ..drivers.runner import Result
 
 from ..paths import INITRD_FLAGS as FLAGS
@@ -45,7 +46,7 @@ def regenerate(root: str, environ: Dict[str, str], run: Runner) -> List[str]:
     generator = host.sysconfig(root, "bootloader").get("INITRD_GENERATOR") or "dracut"
     messages = []
     for flag in flags:
-        if flag != "all" and not host.is_dir(root, f"lib/modules/{flag}"):
+        if flag != "all" and not kernel_installed(root, flag):
             messages.append(f"kernel {flag} is not installed; not regenerating its initrd")
             host.remove_file(root, f"{FLAGS}/{flag}")
             continue

@@ -6,7 +6,7 @@ import stat
 import time
 from ..core.elfmod import ModuleFormatError
 from ..drivers import host
-from ..drivers.modfiles import read_fd
+from ..drivers.modfiles import livepatch_prefixes, read_fd
 from ..errors import KlpError
 
 AUDIT_LOG = "var/log/klp-audit.log"
@@ -36,9 +36,9 @@ def verify(root: str, rel_path: str, package: object, release: str) -> int:
 
 def _check(root: str, rel_path: str, package: object, release: str) -> int:
     nvra = getattr(package, "nvra", "?")
-    directory = f"/lib/modules/{release}/livepatch/"
-    if not rel_path.startswith(directory) or "/" in rel_path[len(directory):]:
-        raise IntegrityError(f"{rel_path} is not in {directory}")
+    directories = [d for d in livepatch_prefixes(release) if rel_path.startswith(d)]
+    if not directories or "/" in rel_path[len(directories[0]):]:
+        raise IntegrityError(f"{rel_path} is not in {' or '.join(livepatch_prefixes(release))}")
     record = package.record(rel_path)  # type: ignore[attr-defined]
     if record is None:
         raise IntegrityError(f"{rel_path} does not belong to {nvra}")

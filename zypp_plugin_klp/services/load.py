@@ -49,10 +49,13 @@ class Outcome:
 
 
 def module_path(package: object, release: str) -> Optional[str]:
-    """The live patch module file a kernel-livepatch package installs for ``release``."""
-    prefix = f"/lib/modules/{release}/livepatch/"
+    """The live patch module file a kernel-livepatch package installs for ``release`` (under
+    /lib/modules or, for usr-merged kernels, /usr/lib/modules)."""
+    from ..drivers.modfiles import livepatch_prefixes
+
+    prefixes = livepatch_prefixes(release)
     for path in getattr(package, "files", ()):
-        if path.startswith(prefix) and path.endswith(".ko"):
+        if path.startswith(prefixes) and path.endswith(".ko"):
             return path
     return None
 
@@ -82,7 +85,8 @@ def _load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
     package = installed[-1]
     rel_path = module_path(package, release)
     if rel_path is None:
-        return Outcome(FAILED, f"{package.nvra} has no module under /lib/modules/{release}/livepatch",
+        return Outcome(FAILED, f"{package.nvra} has no module under /lib/modules/{release}/livepatch "
+                       "(nor /usr/lib/modules)",
                        package=package.nvra)
     from .integrity import IntegrityError, verify
 
