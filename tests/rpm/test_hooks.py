@@ -14,6 +14,7 @@ from zypp_plugin_klp import hooks
 from zypp_plugin_klp.drivers import sysfs
 from zypp_plugin_klp.services import initrd, remove
 from zypp_plugin_klp.services import load as apply
+from zypp_plugin_klp.sim.driver import SimulatedKernel
 
 from conftest import HAS_RPMBUILD, RELEASE, build_livepatch_rpm
 
@@ -280,3 +281,22 @@ def test_what_was_verified_is_what_gets_loaded(root, tmp_path, build_ko, sim):
     finally:
         os.close(fd)
     assert sysfs.loaded_livepatch_modules(root) == ["livepatch_1_1_1"]
+
+
+@pytest.mark.parametrize("modules_dir", ["/lib/modules", "/usr/lib/modules"])
+def test_posttrans_loads_from_either_module_layout(root, tmp_path, build_ko, modules_dir, capsys):
+    """A root where /lib and /usr/lib are separate directories: the package's own path counts."""
+    from zypp_plugin_klp.services import report as reports
+    from zypp_plugin_klp.testing import packages
+    from zypp_plugin_klp.wiring import open_kernel, open_rpmdb
+
+    SimulatedKernel(root).exit(4242)
+    rpm = packages.build_livepatch_rpm(str(tmp_path), build_ko("livepatch_1_1_1"), RELEASE, "1", "1.1",
+                                       "- Fix CVE-2024-1086", modules_dir=modules_dir)
+    packages.rpm_install(root, rpm)
+    assert os.path.isfile(f"{root}{modules_dir}/{RELEASE}/livepatch/livepatch-1-1.1.ko")
+    assert not os.path.islink(f"{root}/lib")
+    assert hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "1"}) == 0
+    assert "livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) is active" in capsys.readouterr().err
+    (report,) = reports.patches(open_kernel(root), open_rpmdb(root))
+    assert report.active and report.package.name == PKG and report.cves == ["CVE-2024-1086"]

@@ -23,8 +23,10 @@ def _rpm_supports_force_debian() -> List[str]:
 
 
 def build_livepatch_rpm(workdir: str, ko_path: str, release: str, version: str = "1",
-                        rel: str = "1.1", changelog: str = "- Initial kernel live patch") -> str:
-    """Package ``ko_path`` as SUSE does (module under the kernel's livepatch/ directory).
+                        rel: str = "1.1", changelog: str = "- Initial kernel live patch",
+                        modules_dir: str = "/lib/modules") -> str:
+    """Package ``ko_path`` as SUSE does (module under the kernel's livepatch/ directory in
+    ``modules_dir``: ``/usr/lib/modules`` for usr-merged kernels).
 
     Returns:
         The path of the built binary RPM. rpmbuild runs with a private ``_dbpath``.
@@ -33,7 +35,7 @@ def build_livepatch_rpm(workdir: str, ko_path: str, release: str, version: str =
     os.makedirs(os.path.join(top, "SOURCES"), exist_ok=True)
     module = module_file(version, rel)
     shutil.copy(ko_path, os.path.join(top, "SOURCES", module))
-    target = f"/lib/modules/{release}/livepatch/{module}"
+    target = f"{modules_dir}/{release}/livepatch/{module}"
     spec = os.path.join(top, "livepatch.spec")
     with open(spec, "w", encoding="utf-8") as handle:
         handle.write(f"""Name: {package_name(release)}
