@@ -111,3 +111,18 @@ def test_lifecycle_data_spec_builds(tmp_path):
     with open(os.path.join(REPO, "specfiles", "sle-module-live-patching.lifecycle")) as handle:
         rules, errors = parse_lifecycle(handle.read(), "shipped")
     assert errors == [] and all(r.name.startswith("kernel-livepatch-") for r in rules)
+
+
+@pytest.mark.parametrize("hook_exit, pre_exit", [(0, 0), (1, 1), (2, 0), (127, 0)])
+def test_klp_pre_fails_only_on_the_gates_refusal(tmp_path, hook_exit, pre_exit):
+    """%klp_pre as rpm expands it, run by sh as rpm runs %pre: only the gate's exit 1 fails it."""
+    stub = tmp_path / "klp-hook"
+    stub.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path}/args\nexit {hook_exit}\n")
+    stub.chmod(0o755)
+    body = subprocess.run(["rpm", "--load", os.path.join(REPO, "rpm-hooks", "macros.klp"),
+                           "--define", f"klp_hook_path {stub}", "--define", "name kernel-livepatch-SLE15-SP6_Update_11",
+                           "--define", "version 1", "--define", "release 1",
+                           "--eval", "%klp_pre -n kernel-livepatch-6_1_0-26-default"],
+                          capture_output=True, text=True, check=True).stdout
+    assert subprocess.run(["sh", "-c", body, "sh", "1"]).returncode == pre_exit
+    assert (tmp_path / "args").read_text() == "pre kernel-livepatch-6_1_0-26-default 1-1 1\n"
