@@ -12,13 +12,13 @@ Messages are one ``klp-packager: ...`` line each on stderr (rpmbuild shows them 
 """
 
 import argparse
-import os
 import sys
 from typing import List, Optional
 
 from .core.elfmod import ModuleFormatError, ModuleInfo
 from .core.klpinfo import INFO_DIR, info_name, render_info
 from .core.modcheck import module_problems
+from .drivers import buildroot as files
 from .drivers.modfiles import MODULE_DIRS, read_module
 
 
@@ -41,13 +41,10 @@ def check_module(path: str) -> List[str]:
 def changes_to_info(changes: str, nvra: str, out: str) -> None:
     """Write the info file ``out`` for package ``nvra`` from the .changes file ``changes``."""
     try:
-        with open(changes, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
+        text = files.read_text(changes)
     except OSError as exc:
         raise PackagerError(f"cannot read {changes}: {exc.strerror}") from None
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, "w", encoding="utf-8") as handle:
-        handle.write(render_info(nvra, text))
+    files.write_text(out, render_info(nvra, text))
 
 
 def install_post(buildroot: str, changes: Optional[str], vra: str, subpackage: str) -> List[str]:
@@ -61,32 +58,25 @@ def install_post(buildroot: str, changes: Optional[str], vra: str, subpackage: s
         name, release, filelist = subpackage.split("=", 2)
     except ValueError:
         raise PackagerError(f"not NAME=RELEASE=FILELIST: {subpackage!r}") from None
-    entries: List[str] = []
-    problems: List[str] = []
-    modules: List[str] = []
-    for base in MODULE_DIRS:
-        directory = os.path.join(buildroot, base, release, "livepatch")
-        if os.path.isdir(directory) and not os.path.islink(directory):
-            entries.append(f"%dir /{base}/{release}/livepatch")
-            modules += [os.path.join(directory, f) for f in sorted(os.listdir(directory))
-                        if f.endswith(".ko")]
+    directories, modules = files.livepatch_modules(buildroot, release)
     if not modules:
         raise PackagerError(f"{name}: no live patch module was installed into "
                             f"{buildroot}/{{{','.join(MODULE_DIRS)}}}/{release}/livepatch")
+    entries = [f"%dir {d}" for d in directories]
+    problems: List[str] = []
     infos = set()
     for path in modules:
         problems += check_module(path)
-        entries.append("/" + os.path.relpath(path, buildroot))
+        entries.append(files.package_path(buildroot, path))
         info = _read(path)
-        target = os.path.join(buildroot, INFO_DIR, info_name(info.name or "", info.get("srcversion") or ""))
-        if not os.path.exists(target) and changes and os.path.exists(changes):
+        target = f"{buildroot}/{INFO_DIR}/{info_name(info.name or '', info.get('srcversion') or '')}"
+        if not files.exists(target) and changes and files.exists(changes):
             changes_to_info(changes, f"{name}-{vra}", target)
-        if os.path.exists(target):
-            infos.add("/" + os.path.relpath(target, buildroot))
+        if files.exists(target):
+            infos.add(files.package_path(buildroot, target))
     if infos:
         entries += [f"%dir /{INFO_DIR}", *sorted(infos)]
-    with open(filelist, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(entries) + "\n")
+    files.write_text(filelist, "\n".join(entries) + "\n")
     return problems
 
 

@@ -2,6 +2,7 @@
 kernels, ``<root>/usr/lib/modules/...``) and their .modinfo."""
 
 import os
+import stat
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..core.elfmod import ModuleFormatError, ModuleInfo, parse_module
@@ -28,6 +29,24 @@ def same_file_paths(path: str) -> List[str]:
 def kernel_installed(root: str, release: str) -> bool:
     """Whether ``root`` has the module directory of kernel ``release`` (either layout)."""
     return any(os.path.isdir(os.path.join(root, base, release)) for base in MODULE_DIRS)
+
+
+def read_info(root: str, name: str, module_path: str) -> Optional[str]:
+    """The text of module ``name``'s info file (``/usr/share/livepatch/info/<name>-<srcversion>``,
+    the srcversion read from the module file ``module_path`` inside ``root``), or None when there is
+    none (or it is no regular file: opened without following a symlink, never blocking)."""
+    from ..core.klpinfo import INFO_DIR, info_name
+
+    try:
+        srcversion = read_module(os.path.join(root, module_path.lstrip("/"))).get("srcversion") or ""
+        fd = os.open(os.path.join(root, INFO_DIR, info_name(name, srcversion)),
+                     os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, ModuleFormatError):
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read(1 << 16).decode("utf-8", "replace")
 
 
 def livepatch_dirs(root: str, release: str) -> list:
