@@ -61,3 +61,31 @@ def test_changes_to_info_round_trip(tmp_path):
     assert parse_info("garbage\n\x00:\nCVE:\n") == ([], [])
     r = packager("changes-to-info", str(tmp_path / "missing.changes"), "x-1-1.noarch", str(out))
     assert r.returncode == 1 and "cannot read" in r.stderr
+
+
+def test_info_file_is_read_only_when_regular_and_matching(tmp_path):
+    import os
+
+    from zypp_plugin_klp.drivers.modfiles import read_info, same_file_paths
+
+    assert same_file_paths("/lib/modules/r/livepatch/a.ko") == [
+        "/lib/modules/r/livepatch/a.ko", "/usr/lib/modules/r/livepatch/a.ko"]
+    assert same_file_paths("/usr/lib/modules/r/livepatch/a.ko")[1] == "/lib/modules/r/livepatch/a.ko"
+    assert same_file_paths("/opt/a.ko") == ["/opt/a.ko"]
+    ko = tmp_path / "lib/modules/r/livepatch/livepatch-1-1.ko"
+    ko.parent.mkdir(parents=True)
+    kobuild.write_module(ko, "livepatch_1_1", vermagic=VERMAGIC, fields=[("srcversion", "0123ABC")])
+    info = tmp_path / "usr/share/livepatch/info"
+    info.mkdir(parents=True)
+    path = "/lib/modules/r/livepatch/livepatch-1-1.ko"
+    assert read_info(str(tmp_path), "livepatch_1_1", path) is None
+    (info / "livepatch_1_1-OTHER").write_text("CVE: CVE-2020-0001\n")  # another build's info
+    assert read_info(str(tmp_path), "livepatch_1_1", path) is None
+    os.mkfifo(info / "livepatch_1_1-0123ABC")
+    assert read_info(str(tmp_path), "livepatch_1_1", path) is None  # never blocks on a FIFO
+    os.unlink(info / "livepatch_1_1-0123ABC")
+    os.symlink("livepatch_1_1-OTHER", info / "livepatch_1_1-0123ABC")
+    assert read_info(str(tmp_path), "livepatch_1_1", path) is None  # no symlink followed
+    os.unlink(info / "livepatch_1_1-0123ABC")
+    (info / "livepatch_1_1-0123ABC").write_text("RPM: x\nCVE: CVE-2024-1086\n")
+    assert parse_info(read_info(str(tmp_path), "livepatch_1_1", path) or "") == (["CVE-2024-1086"], [])
