@@ -78,6 +78,7 @@ def test_suse_spec_builds_the_flavor_subpackage(klp_rpmbuild, tmp_path):
     scripts = query(rpm, "%{PREIN}\n%{POSTTRANS}")
     assert f"klp-hook pre {PKG} 1-1 " in scripts and f"klp-hook posttrans {PKG} 1-1" in scripts
     assert "--kernel" not in scripts  # the hook derives the kernel from the subpackage's name
+    assert query(rpm, "%{SUMMARY}") == "Kernel live patch module"  # what 'zypper se' shows, as SUSE's
 
 
 def test_suse_package_behaves_like_suses(klp_mockroot, klp_rpmbuild, tmp_path):
