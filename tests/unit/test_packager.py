@@ -89,3 +89,24 @@ def test_info_file_is_read_only_when_regular_and_matching(tmp_path):
     os.unlink(info / "livepatch_1_1-0123ABC")
     (info / "livepatch_1_1-0123ABC").write_text("RPM: x\nCVE: CVE-2024-1086\n")
     assert parse_info(read_info(str(tmp_path), "livepatch_1_1", path) or "") == (["CVE-2024-1086"], [])
+
+
+def test_klp_check_module_and_rpm_changes_to_klp_info(tmp_path):
+    """The same steps as klp commands (SUSE's newer specs call 'klp rpm_changes_to_klp_info')."""
+    from conftest import run_klp
+
+    good = kobuild.write_module(tmp_path / "good.ko", "livepatch_1_1", vermagic=VERMAGIC)
+    bad = kobuild.write_module(tmp_path / "bad.ko", "livepatch_1_2", vermagic=VERMAGIC, sections=[JUMP])
+    assert run_klp("check-module", good).returncode == 0
+    r = run_klp("check-module", good, bad)
+    assert r.returncode == 1 and r.stderr == f"klp: {bad}: a live patch must not carry {JUMP} " \
+        "(jump table relocations into patched objects)\n"
+    assert run_klp("check-module").returncode == 2
+    assert run_klp("status", "extra").returncode == 2  # operands only where a command takes them
+    changes = tmp_path / "p.changes"
+    changes.write_text("- Fix CVE-2024-1086 (bsc#1219434)\n")
+    out = tmp_path / "livepatch_1_1-ABC"
+    r = run_klp("rpm_changes_to_klp_info", str(changes), "kernel-livepatch-6_1_0-26-default-1-1.x86_64", str(out))
+    assert r.returncode == 0, r.stderr
+    assert parse_info(out.read_text()) == (["CVE-2024-1086"], ["bsc#1219434"])
+    assert run_klp("rpm_changes_to_klp_info", str(changes)).returncode == 2

@@ -33,6 +33,7 @@ class Values:
 
     def __init__(self, options: Sequence[Option]) -> None:
         self.command = ""
+        self.arguments: list[str] = []  # operands, for commands that take them
         for option in options:
             setattr(self, option.dest, option.default)
 
@@ -54,11 +55,13 @@ def seconds(value: str, option: str) -> float:
 
 def parse(argv: Sequence[str], global_options: Sequence[Option], commands: Collection[str],
           command_options: Callable[[str], Sequence[Option]],
-          elsewhere: Callable[[str], bool]) -> Values:
+          elsewhere: Callable[[str], bool],
+          takes_arguments: Callable[[str], bool] = lambda _name: False) -> Values:
     """Parse ``argv``: global options anywhere, then the command, then its own options.
 
     ``command_options(name)`` gives a command's options; ``elsewhere(option)`` tells whether
-    some other command has that option (then the message says it does not apply here).
+    some other command has that option (then the message says it does not apply here);
+    ``takes_arguments(name)`` whether a command takes operands (into ``arguments``).
 
     Raises:
         ValueError: with the message to print for a usage error.
@@ -110,6 +113,8 @@ def parse(argv: Sequence[str], global_options: Sequence[Option], commands: Colle
             for option in command_options(arg):
                 setattr(values, option.dest, option.default)
                 table.update({name: option for name in option.names})
+        elif takes_arguments(values.command):
+            values.arguments.append(arg)
         else:
             raise ValueError(f"unexpected argument {arg!r}")
     if not values.command:

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 # The registry: command name -> module of this package (imported when the command runs).
-COMMANDS = {name: name for name in (
+COMMANDS = {**{name: name for name in (
     "status", "check", "patches", "blocking", "wait", "force", "log", "update", "downgrade",
-    "metrics")}
+    "metrics")},
+    # packagers' build-time steps (SUSE's spells the second this way)
+    "check-module": "check_module", "rpm_changes_to_klp_info": "changes_info"}
 KGR_COMMANDS = {**COMMANDS, "blocking_threads": "blocking_threads", "poke": "poke"}
 
 
@@ -107,7 +109,8 @@ def run(argv: list[str], prog: str = "klp") -> int:
     commands = KGR_COMMANDS if prog == "kgr" else COMMANDS
     console = Console(prog)
     try:
-        opts = parse(argv, GLOBAL_OPTIONS, commands, lambda n: command(n).OPTIONS, _elsewhere)
+        opts = parse(argv, GLOBAL_OPTIONS, commands, lambda n: command(n).OPTIONS, _elsewhere,
+                     lambda n: bool(getattr(command(n), "ARGUMENTS", False)))
     except ValueError as exc:
         console.err(f"{prog}: {exc}")
         console.err(f"Try '{prog} --help' for more information.")
