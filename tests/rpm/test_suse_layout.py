@@ -261,3 +261,18 @@ def test_usr_merged_kernel_layout(klp_mockroot, klp_rpmbuild, tmp_path):
     patches = klp_mockroot.klp("-v", "patches").stdout
     assert f"RPM: {PKG}-1-1.x86_64" in patches and "CVE: CVE-2024-1086" in patches
     assert klp_mockroot.initrd_log() == [f"-f --kver {RELEASE}"]
+
+
+def test_newer_suse_spec_makes_its_own_info_file(klp_rpmbuild, tmp_path, monkeypatch):
+    """SUSE's newer layout: one flavor (%flavor), and the spec runs 'klp rpm_changes_to_klp_info'
+    itself when %klp_package_name is defined; the info file it installs is the one packaged."""
+    monkeypatch.setenv("PATH", f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")  # our klp
+    src = sources(tmp_path)
+    spec = "kernel-livepatch-SLE15-SP7_Update_5.spec"
+    (rpm,) = klp_rpmbuild(f"{src}/{spec}", src, build_requires="skip",
+                          klp_kernel_obj=kernel_obj(tmp_path / "obj"))
+    assert os.path.basename(rpm) == f"{PKG}-1-1.x86_64.rpm"
+    (info,) = [f for f in query(rpm, "[%{FILENAMES}\\n]").split() if "/livepatch/info/" in f]
+    assert re.fullmatch(r"/usr/share/livepatch/info/livepatch_1_1-[0-9A-F]{23}", info)
+    content = subprocess.run(["rpm2cpio", rpm], capture_output=True, check=True).stdout
+    assert b"RPM: kernel-livepatch-6_1_0-26-default-1-1.x86_64\nCVE: CVE-2024-1086\n" in content
