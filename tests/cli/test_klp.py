@@ -215,3 +215,16 @@ def test_status_does_not_import_heavy_modules(sim):
             "print(sorted(bad))")
     r = subprocess.run([sys.executable, "-c", code, sim.root], capture_output=True, text=True)
     assert r.stdout.endswith("[]\n"), r.stdout
+
+
+def test_reading_commands_never_create_an_rpm_database(sim):
+    """rpm creates an empty database when root asks it to read a missing one; klp must not (on
+    the host that would put a database into /var/lib/rpm)."""
+    commands = [("-v", "status"), ("--json", "status"), ("-vv", "patches"), ("--json", "patches"),
+                ("metrics",)]
+    for args in commands:
+        result = run_klp("--root", sim.root, *args)
+        assert result.returncode == 0, (args, result.stderr)
+    created = [d for d in ("var/lib/rpm", "usr/lib/sysimage/rpm")
+               if os.path.exists(os.path.join(sim.root, d))]
+    assert created == []

@@ -45,6 +45,16 @@ def dbpath(root: str) -> str:
     return "/var/lib/rpm"
 
 
+_DATABASE_FILES = ("rpmdb.sqlite", "Packages.db", "Packages")  # sqlite, ndb, bdb
+
+
+def has_database(root: str) -> bool:
+    """Whether ``root`` holds an rpm database. rpm creates an empty one when asked to read a
+    missing one (as root): a reading command must never do that, least of all to the host."""
+    directory = os.path.join(root, dbpath(root).lstrip("/"))
+    return any(os.path.isfile(os.path.join(directory, name)) for name in _DATABASE_FILES)
+
+
 class RpmDb:
     """Read-only view of the rpm database in ``root``."""
 
@@ -64,6 +74,8 @@ class RpmDb:
         """(name, edition, arch) of every installed package; edition is ``[epoch:]version-release``."""
         if not os.path.isdir(os.path.join(self.root, dbpath(self.root).lstrip("/"))):
             raise RpmDbError(f"no rpm database in {self.root}")  # and do not let rpm create one
+        if not has_database(self.root):
+            return []
         rpm = _bindings()
         rpm.addMacro("_dbpath", dbpath(self.root))
         try:
@@ -82,6 +94,8 @@ class RpmDb:
         return found
 
     def _match(self, tag: str, value: str) -> List[InstalledPackage]:
+        if not has_database(self.root):
+            return []
         rpm = _bindings()
         rpm.addMacro("_dbpath", dbpath(self.root))
         try:
