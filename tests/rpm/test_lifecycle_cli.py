@@ -25,17 +25,40 @@ def day(offset):
 
 
 LP = "kernel-livepatch-6_1_0-26-default"
+SUSE = "SUSE LLC <https://www.suse.com/>"
 SLES_DATA = f"""# name, version, date[, successor]
 oldtool, *, {day(-300)}
 python3-legacy, 3.6*, {day(40)}
-/^libfoo[0-9]+$/, *, {day(400)}
+python3-legacy, 3.11*, {day(700)}
+/^libfoo\\h$/, *, {day(400)}
 libbar*-compat, *, , libbar<1>
+zeta, *, {day(50)}
+alpha, *, {day(50)}
+mid, *, {day(50)}
+vendorpkg, *, {day(60)}
+brokenpkg, *, {day(70)}
+epochpkg, 1.5*, {day(80)}
+epochok, 2:1.5*, {day(90)}
 """
 LP_DATA = f"""# one year per live patch stream
 {LP}, *, {day(20)}
 kernel-livepatch-6_1_0-2*-default, *, {day(-1)}
 {LP}, *, {day(20)}
 """
+
+
+def build(work, name, version, release="1", vendor=SUSE, epoch=None, requires=(), arch="noarch"):
+    """A file-less package with a vendor, an epoch and requirements, built with the real rpmbuild."""
+    top = os.path.join(work, f"{name}-{version}-{release}-{arch}")
+    os.makedirs(top)
+    spec = os.path.join(top, "p.spec")
+    with open(spec, "w") as handle:
+        handle.write(f"Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: s\n"
+                     f"License: MIT\nVendor: {vendor}\nBuildArch: {arch}\n"
+                     + (f"Epoch: {epoch}\n" if epoch else "")
+                     + "".join(f"Requires: {r}\n" for r in requires)
+                     + "%description\nd\n%files\n")
+    return packages.rpmbuild(spec, top)
 
 
 @pytest.fixture(scope="module")
@@ -52,24 +75,38 @@ def root(tmp_path_factory):
     (data / "sle-module-live-patching.lifecycle").write_text(LP_DATA)
     work = str(base / "rpms")
     os.makedirs(work)
-    build = packages.build_plain_rpm
-    for name, version in (("oldtool", "1.0"), ("python3-legacy", "3.6.15"), ("libfoo2", "1.0"),
-                          ("libbar5-compat", "1.0"), ("bash", "5.2")):
-        packages.rpm_install(str(r), build(work, name, version))
-    packages.rpm_install(str(r), build(work, LP, "3", "1.1", arch="x86_64"))
+    installed = [build(work, n, v) for n, v in (
+        ("oldtool", "1.0"), ("libfoo2", "1.0"), ("libbar5-compat", "1.0"), ("bash", "5.2"),
+        ("zeta", "1"), ("alpha", "1"), ("mid", "1"), ("vendorpkg", "1.0"), ("brokenpkg", "1.0"))]
+    installed += [build(work, "python3-legacy", "3.6.15", vendor="SUSE"),
+                  build(work, "epochpkg", "1.5", epoch=2), build(work, "epochok", "1.5", epoch=2),
+                  build(work, LP, "3", "1.1", arch="x86_64")]
+    for rpm in installed:  # one at a time: the database keeps this order (zeta before alpha)
+        packages.rpm_install(str(r), rpm)
     repo = base / "repo"
     repo.mkdir()
     for rpm in (build(work, "libbar5", "2.0"), build(work, LP, "4", "1.1", arch="x86_64"),
-                build(work, "python3-legacy", "3.11.9")):
+                build(work, "python3-legacy", "3.11.9"),           # "SUSE LLC <...>": same class
+                build(work, "vendorpkg", "2.0", vendor="Other Vendor"),       # a vendor change
+                build(work, "brokenpkg", "2.0", requires=["not-in-any-repo"]),  # not installable
+                build(work, "brokenpkg", "1.5")):
         shutil.copy(rpm, repo)
     subprocess.run(["createrepo_c", "--quiet", str(repo)], check=True)
     (r / "etc/zypp/repos.d").mkdir(parents=True)
     (r / "etc/zypp/repos.d/updates.repo").write_text(
         f"[updates]\nname=updates\nbaseurl=file://{repo}\nenabled=1\ngpgcheck=0\n")
-    env = {**os.environ, "ZYPP_LOGFILE": str(base / "zypper.log"), "ZYPP_LOCKFILE_ROOT": str(r)}
-    subprocess.run(["zypper", "--root", str(r), "--non-interactive", "--quiet", "refresh"],
-                   check=True, env=env, capture_output=True)
+    zypper(str(r), "refresh")
     return str(r)
+
+
+def zypper(root, *args):
+    """The real zypper on the test root (never the host's)."""
+    env = {**os.environ, "ZYPP_LOGFILE": os.path.join(os.path.dirname(root), "zypper.log"),
+           "ZYPP_LOCKFILE_ROOT": root, "LC_ALL": "C"}
+    r = subprocess.run(["zypper", "--root", root, "--non-interactive", *args],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
 
 
 def lifecycle(*args, tz=None):
@@ -82,21 +119,103 @@ def row(name, eol, extra=""):
     return f"{name:<40} {eol:<40} {extra}\n"
 
 
+def products(heading="end of general support"):
+    return ("\n" + f"Product {heading}".ljust(55) + " \n"
+            + "Codestream: SUSE Linux Enterprise Server 15".ljust(55) + " 2031-07-31\n"
+            + "   Product: SUSE Linux Enterprise Server 15 SP6".ljust(55) + " 2029-12-31\n"
+            + "\n" + f"Module {heading}".ljust(55) + " \n"
+            + "Codestream: SUSE Linux Enterprise Server 15".ljust(55) + " 2031-07-31\n"
+            + "   Product: SUSE Linux Enterprise Live Patching Module 15 SP6".ljust(55) + " n/a*\n")
+
+
 def test_full_report_is_golden(root):
     r = lifecycle("--root", root)
     assert (r.returncode, r.stderr) == (0, "")
     assert r.stdout == (
-        "\n" + "Product end of general support".ljust(55) + " \n"
-        + "SUSE Linux Enterprise Server 15 SP6".ljust(55) + " 2031-07-31\n"
-        + "\n" + "Module end of general support".ljust(55) + " \n"
-        + "SUSE Linux Enterprise Live Patching Module 15 SP6".ljust(55) + " n/a*\n"
+        products()
         + "\nPackage end of support if different from product:\n"
-        + row("oldtool", "Now")
         + row("libbar5-compat", "Now, installed 1.0-1, successor available libbar5-2.0-1")
+        + row("oldtool", "Now")
         + row(LP, f"{day(20)}, installed 3-1.1, update available 4-1.1", day(20))
-        + row("python3-legacy-3.6*", f"{day(40)}, installed 3.6.15-1, update available 3.11.9-1")
-        + row("libfoo2", day(400))
+        # the suffix is the last line whose name matched (3.11*), the date the line whose
+        # version matched; the update's date comes from the 3.11* line
+        + row("python3-legacy-3.11*", f"{day(40)}, installed 3.6.15-1, update available 3.11.9-1",
+              day(700))
+        + row("alpha", day(50)) + row("mid", day(50)) + row("zeta", day(50))  # equal dates: by name
+        + row("vendorpkg", day(60))                 # 2.0 is another vendor's: no update
+        + row("brokenpkg", f"{day(70)}, installed 1.0-1, update available 1.5-1", day(70))
+        + row("epochok-2:1.5*", day(90))            # epochpkg: 1.5* does not match 2:1.5-1
+        + row("libfoo2", day(400))                  # /^libfoo\h$/: Ruby's \h (a hex digit)
         + "\n*) See https://www.suse.com/lifecycle for latest information\n")
+
+
+def test_updates_are_what_zypper_list_updates_lists(root):
+    """The real zypper is the reference: a vendor change and an uninstallable version are no
+    updates, an older installable version is; SUSE LLC and SUSE are one vendor class."""
+    import xml.etree.ElementTree as ET
+
+    listed = ET.fromstring(zypper(root, "--no-refresh", "-x", "lu"))
+    theirs = {(u.get("name"), u.get("edition")) for u in listed.iter("update")}
+    doc = json.loads(lifecycle("--root", root, "--json").stdout)
+    ours = {(p["name"], p["update"]) for p in doc["packages"] if p["update"]}
+    assert ours == theirs == {(LP, "4-1.1"), ("python3-legacy", "3.11.9-1"), ("brokenpkg", "1.5-1")}
+
+
+def test_products_are_what_zypper_reads_from_the_prod_files(root):
+    """Codestreams are top-level in the .prod files: zypper forwards them with --xmlfwd, as
+    SUSE's tool reads them; an empty <endoflife> is time_t 0 (n/a)."""
+    import xml.etree.ElementTree as ET
+
+    from zypp_plugin_klp.core.lifecycle import NA
+    from zypp_plugin_klp.services.lifecycle import installed_products
+
+    listed = ET.fromstring(zypper(root, "--no-refresh", "-x", "pd", "--xmlfwd", "codestream"))
+    theirs = {(p.get("name"), p.get("summary"), p.get("isbase") == "true",
+               p.findtext("registerflavor") or "", int(p.find("endoflife").get("time_t")) or NA,
+               p.findtext("xmlfwd/codestream/name").strip(),
+               p.findtext("xmlfwd/codestream/endoflife").strip()) for p in listed.iter("product")}
+    ours = {(p.name, p.summary, p.isbase, p.flavor, p.eol, p.codestream,
+             dt.datetime.fromtimestamp(p.codestream_eol, dt.timezone.utc).date().isoformat())
+            for p in installed_products(root, [])}
+    assert ours == theirs and len(ours) == 2
+
+
+def test_a_product_due_only_by_its_codestream_is_listed(root):
+    r = lifecycle("--root", root, "--date", "2031-08-01")  # the module's own end is n/a
+    assert r.stdout.startswith(products("end of general support before 2031-08-01"))
+    r = lifecycle("--root", root, "--date", "2030-01-01")  # only SLES itself (2029-12-31)
+    assert "Live Patching Module" not in r.stdout
+    assert "   Product: SUSE Linux Enterprise Server 15 SP6".ljust(55) + " 2029-12-31\n" in r.stdout
+
+
+def test_product_without_summary_has_an_empty_name(root, tmp_path):
+    bare = tmp_path / "root"
+    shutil.copytree(root, bare, symlinks=True)
+    prod = bare / "etc/products.d/sle-module-live-patching.prod"
+    prod.write_text(prod.read_text().replace(
+        "<summary>SUSE Linux Enterprise Live Patching Module 15 SP6</summary>", ""))
+    assert "   Product: ".ljust(55) + " n/a*\n" in lifecycle("--root", str(bare)).stdout
+
+
+def test_epoch_matches_only_the_full_edition(root):
+    r = lifecycle("--root", root, "epochpkg", "epochok")
+    assert r.stdout.startswith("\nPackage end of support:\n" + row("epochpkg-1.5*", "-")
+                               + row("epochok-2:1.5*", day(90)))
+
+
+def test_verbose_switches_and_missing_files_with_the_system_error(root):
+    r = lifecycle("--root", root, "-v", "bash")
+    assert f"trying to load {root}/var/lib/lifecycle/data/SLES.lifecycle... No such file or " \
+        "directory\n" in r.stdout
+    assert f"trying to load {root}/usr/share/lifecycle/data/SLES.lifecycle... ok\n" in r.stdout
+    quiet = lifecycle("--root", root, "-v", "--no-verbose", "bash")
+    assert quiet.returncode == 0 and "trying to load" not in quiet.stdout
+
+
+def test_days_with_package_names_is_the_deadline_report(root):
+    r = lifecycle("--root", root, "--days", "30", "bash", "epochok")
+    assert r.stdout == lifecycle("--root", root, "--days", "30").stdout
+    assert f"Package end of support before {day(30)}:\n" in r.stdout and "epochok" not in r.stdout
 
 
 @pytest.mark.parametrize("tz", ["Pacific/Kiritimati", "America/Adak", "UTC"])
@@ -157,9 +276,9 @@ def test_malformed_data_is_reported_and_the_rest_printed(root, tmp_path):
     r = lifecycle("--root", str(bad))
     assert r.returncode == 2
     lines = r.stderr.splitlines()
-    assert lines[0].endswith("SLES.lifecycle:6: expected 'name, version, date[, successor]', got 1 fields")
-    assert lines[1].endswith("SLES.lifecycle:7: invalid date '2027-13-01' (expected YYYY-MM-DD)")
-    assert "SLES.lifecycle:8: invalid regular expression" in lines[2]
+    assert lines[0].endswith("SLES.lifecycle:14: expected 'name, version, date[, successor]', got 1 fields")
+    assert lines[1].endswith("SLES.lifecycle:15: invalid date '2027-13-01' (expected YYYY-MM-DD)")
+    assert "SLES.lifecycle:16: invalid regular expression" in lines[2]
     assert "Traceback" not in r.stderr and row("oldtool", "Now") in r.stdout
 
 

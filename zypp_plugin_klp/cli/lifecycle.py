@@ -12,6 +12,7 @@ import time
 from typing import Dict, List, Optional, Set, Tuple
 
 EXIT_OK, EXIT_EMPTY, EXIT_ERROR = 0, 1, 2
+DAYS_RANGE = (-20_000, 2_000_000)  # --days: dates within 1970..9999 from any year before 2030
 
 EPILOG = """\
 Dates are in UTC. Data: /etc/products.d/*.prod and <product>.lifecycle files in
@@ -36,20 +37,32 @@ def _date(text: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid date {text!r} (expected YYYY-MM-DD)") from None
 
 
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not DAYS_RANGE[0] <= days <= DAYS_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"{days} is out of range ({DAYS_RANGE[0]} to {DAYS_RANGE[1]})")
+    return days
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line (SUSE's options plus --root and --json)."""
     p = _Parser(prog="zypper lifecycle", description="Show the end of support of installed "
                 "products and packages, live patches included.", epilog=EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-v", "--verbose", action="store_true", help="say which data files are read")
+    p.add_argument("-v", "--verbose", action=argparse.BooleanOptionalAction, default=False,
+                   help="say which data files are read")
     when = p.add_mutually_exclusive_group()
-    when.add_argument("--days", type=int, metavar="N", help="what ends within N days from now")
+    when.add_argument("--days", type=_days, metavar="N", help="what ends within N days from now")
     when.add_argument("--date", type=_date, metavar="YYYY-MM-DD", help="what ends before this date")
     p.add_argument("--save", metavar="FILE", help="save the report (XML) for a later --diff")
     p.add_argument("--diff", metavar="FILE", help="report only what changed since a saved report")
     p.add_argument("--root", default="/", metavar="DIR", help="operate on the system in DIR")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("packages", nargs="*", metavar="PACKAGE", help="report these packages only")
+    p.add_argument("packages", nargs="*", metavar="PACKAGE",
+                   help="report these packages only (ignored with --days or --date, as SUSE's)")
     return p
 
 
@@ -80,7 +93,7 @@ def run(argv: List[str], now: Optional[int] = None) -> int:
     for error in data.errors:
         sys.stderr.write(error + "\n")
     installed = data.packages
-    if args.packages:
+    if args.packages and args.days is None and args.date is None:
         text, missing = out.packages_report(args.packages, installed)
         say(text)
         return status or (EXIT_EMPTY if missing else EXIT_OK)
@@ -88,12 +101,16 @@ def run(argv: List[str], now: Optional[int] = None) -> int:
     seen_products: Dict[str, int] = {}
     seen_packages: Set[Tuple[str, str, int]] = set()
     if args.diff:
+        from ..services.lifecycle import read_data_file
+
         try:
-            with open(args.diff, encoding="utf-8") as handle:
-                since, seen_products, seen_packages = out.load_saved(handle.read())
-        except FileNotFoundError:
-            verbose(f"{args.diff}: no saved report yet")
-        except (OSError, ValueError) as exc:
+            since, seen_products, seen_packages = out.load_saved(read_data_file(args.diff))
+        except FileNotFoundError as exc:
+            verbose(exc.strerror)
+        except OSError as exc:
+            sys.stderr.write(f"zypper lifecycle: {args.diff}: {exc.strerror or exc}\n")
+            return EXIT_ERROR
+        except ValueError as exc:
             sys.stderr.write(f"zypper lifecycle: {args.diff}: {exc}\n")
             return EXIT_ERROR
     everything = [p for plist in installed.values() for p in plist]

@@ -1,48 +1,207 @@
 """Lifecycle data (SUSE's ``<product>.lifecycle`` CSV) and the end-of-support verdicts it gives.
 
 A line is ``name, version, date[, successor]``: ``*`` is a wildcard in name and version, a name
-``/re/`` is a regular expression, the date (``YYYY-MM-DD``, UTC) may be empty when a successor is
-given, and the successor may use ``<1>``..``<9>`` for what the name's wildcards matched. Later lines
+``/re/`` is a regular expression (Ruby syntax, as SUSE's tool reads it; the common Ruby-only
+constructs are translated), the date (``YYYY-MM-DD``, UTC) may be empty when a successor is given,
+and the successor may use ``<1>``..``<9>`` for what the name's wildcards matched. Later lines
 override earlier ones. Pure: text and values in, values out.
+
+Cost is bounded: wildcards are matched without backtracking, exact names through an index, and
+every regular expression runs under the caller's time budget (a ``Guard``).
 """
 
-import csv
 import datetime as dt
 import re
+from bisect import bisect_left
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Pattern, Sequence, Tuple
+from functools import lru_cache
+from typing import (Callable, ContextManager, Dict, Iterator, List, NamedTuple, Optional, Pattern,
+                    Sequence, Tuple)
 
 Newer = Callable[[str, str], bool]
+Guard = Callable[[], ContextManager[None]]  # a time budget; raises RegexpTooSlow when spent
 
 # End-of-life sort keys, as SUSE's tool orders them: Now < dates < n/a < never.
 NOW = 0
 NA = 10 ** 15
 NEVER = NA + 1
 
+MAX_REGEXP = 1000  # characters in one /regexp/
 
-@dataclass(frozen=True)
-class Rule:
+
+class RegexpTooSlow(Exception):
+    """A regular expression used up its time budget (raised by a ``Guard``)."""
+
+
+class Rule(NamedTuple):
     """One lifecycle line."""
 
     name: str
-    name_re: Optional[Pattern[str]]  # None for an exact name
+    name_re: Optional[Pattern[str]]  # a /regexp/ name; None for exact names and wildcards
     version: str
-    version_re: Pattern[str]
     eol: Optional[int]               # seconds since the epoch (UTC midnight), None when empty
     successor: Optional[str]
     source: str
     line: int
 
+    @property
+    def wildcard(self) -> bool:
+        """Whether the name is a ``*`` pattern."""
+        return self.name_re is None and "*" in self.name
 
-def _glob(pattern: str, capture: bool) -> str:
-    group = "(.*)" if capture else ".*"
-    return "^" + group.join(re.escape(part) for part in pattern.split("*")) + "$"
+
+@lru_cache(maxsize=4096)
+def _glob_parts(pattern: str) -> Tuple[str, ...]:
+    return tuple(pattern.split("*"))
 
 
+def glob_match(pattern: str, text: str) -> Optional[List[str]]:
+    """What each ``*`` of ``pattern`` matched in ``text`` (greedy, as a regexp ``(.*)`` would),
+    or None. Linear in the text per part: no backtracking, whatever the pattern."""
+    parts = _glob_parts(pattern)
+    if len(parts) == 1:
+        return [] if pattern == text else None
+    head, tail = parts[0], parts[-1]
+    if len(text) < len(head) + len(tail) or not text.startswith(head) or not text.endswith(tail):
+        return None
+    # Greedy stars: each middle part sits as far right as the parts after it allow.
+    end = len(text) - len(tail)
+    starts: List[int] = []
+    for part in reversed(parts[1:-1]):
+        at = text.rfind(part, len(head), end)
+        if at < 0:
+            return None
+        starts.append(at)
+        end = at
+    captures: List[str] = []
+    position = len(head)
+    for part, at in zip(parts[1:-1], reversed(starts)):
+        captures.append(text[position:at])
+        position = at + len(part)
+    captures.append(text[position:len(text) - len(tail)])
+    return captures
+
+
+def version_matches(pattern: str, edition: Optional[str]) -> bool:
+    """Whether an edition (``[E:]V-R``, as zypper prints it) matches a version pattern."""
+    if edition is None:
+        return False
+    return pattern == "*" or glob_match(pattern, edition) is not None
+
+
+# Ruby (Onigmo) regexp constructs that Python's re spells differently.
+_POSIX = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
+          "space": r"\s", "xdigit": "0-9a-fA-F", "word": r"\w", "punct": r"!-/:-@\[-`{-~",
+          "blank": r" \t", "cntrl": r"\x00-\x1f\x7f", "print": r" -~", "graph": r"!-~"}
+_UNSUPPORTED = set("GRXKpPg")
+
+
+def ruby_regexp(pattern: str) -> str:
+    """Translate a Ruby regexp to Python's syntax (``\\h``, ``\\z``, ``\\Z``, ``(?<name>)``,
+    ``\\k<name>``, ``[[:alpha:]]``, ``(?m)``); ValueError for what Python cannot express."""
+    out: List[str] = []
+    i, in_class, class_start, n = 0, False, False, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            e = pattern[i + 1]
+            i += 2
+            if e in "hH":
+                if in_class and e == "H":
+                    raise ValueError("Ruby's \\H inside [...] is not supported")
+                out.append(("0-9a-fA-F" if e == "h" else "") if in_class else
+                           ("[0-9a-fA-F]" if e == "h" else "[^0-9a-fA-F]"))
+            elif e == "z" and not in_class:
+                out.append(r"\Z")
+            elif e == "Z" and not in_class:
+                out.append(r"(?=\n?\Z)")
+            elif e == "k" and not in_class and i < n and pattern[i] in "<'":
+                close = pattern.find(">" if pattern[i] == "<" else "'", i + 1)
+                if close < 0:
+                    raise ValueError("unterminated \\k<name>")
+                out.append(f"(?P={pattern[i + 1:close]})")
+                i = close + 1
+            elif e in _UNSUPPORTED:
+                raise ValueError(f"Ruby's \\{e} is not supported")
+            else:
+                out.append("\\" + e)
+            continue
+        if in_class:
+            if pattern.startswith("[:", i):
+                close = pattern.find(":]", i + 2)
+                name = pattern[i + 2:close] if close > 0 else ""
+                if name not in _POSIX:
+                    raise ValueError(f"unsupported bracket expression {pattern[i:close + 2]!r}")
+                out.append(_POSIX[name])
+                i = close + 2
+                continue
+            if c == "[" or pattern.startswith("&&", i):
+                raise ValueError("nested character classes are not supported")
+            if c == "]" and not class_start:
+                in_class = False
+            class_start = False
+            out.append(c)
+            i += 1
+            continue
+        if c == "[":
+            in_class, class_start = True, True
+            out.append(c)
+            i += 1
+            if pattern.startswith("^", i):
+                out.append("^")
+                i += 1
+            continue
+        if pattern.startswith("(?<", i) and not pattern.startswith(("(?<=", "(?<!"), i):
+            out.append("(?P<")
+            i += 3
+            continue
+        if pattern.startswith("(?'", i):
+            close = pattern.find("'", i + 3)
+            if close < 0:
+                raise ValueError("unterminated (?'name'")
+            out.append(f"(?P<{pattern[i + 3:close]}>")
+            i = close + 1
+            continue
+        flags = re.match(r"\(\?([imx]*)(?:-([imx]*))?([:)])", pattern[i:])
+        if flags and (flags.group(1) or flags.group(2)):
+            on, off = (flags.group(1) or "").replace("m", "s"), (flags.group(2) or "").replace("m", "s")
+            out.append(f"(?{on}{'-' + off if off else ''}{flags.group(3)}")
+            i += flags.end()
+            continue
+        out.append(c)
+        i += 1
+    if in_class:
+        raise ValueError("unterminated character class")
+    return "".join(out)
+
+
+def compile_ruby(pattern: str) -> Pattern[str]:
+    """Compile a Ruby regexp (``^``/``$`` match at line ends, as in Ruby); ValueError if invalid."""
+    if len(pattern) > MAX_REGEXP:
+        raise ValueError(f"regular expression longer than {MAX_REGEXP} characters")
+    try:
+        return re.compile(ruby_regexp(pattern), re.M)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    except RecursionError:
+        raise ValueError("regular expression nested too deeply") from None
+    except (OverflowError, MemoryError):
+        raise ValueError("regular expression too large") from None
+
+
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+@lru_cache(maxsize=8192)
 def parse_date(text: str) -> int:
     """``YYYY-MM-DD`` -> seconds since the epoch at UTC midnight; ValueError otherwise."""
-    day = dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
-    return int(day.timestamp())
+    match = _DATE.fullmatch(text)
+    if not match:
+        raise ValueError(f"invalid date {text!r}")
+    day = dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    return (day.toordinal() - _EPOCH_ORDINAL) * 86400
 
 
 def format_eol(eol: int) -> str:
@@ -73,17 +232,33 @@ def parse_lifecycle(text: str, source: str) -> Tuple[List[Rule], List[str]]:
     """Rules of one lifecycle file and ``source:line: reason`` for every line skipped."""
     rules: List[Rule] = []
     errors: List[str] = []
+    append = rules.append
     for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip() or raw.lstrip().startswith("#"):
+        fields = raw.split(",")
+        if '"' not in raw and 3 <= len(fields) <= 4:  # the common case, without the csv module
+            name = fields[0].strip()
+            version, date = fields[1].strip(), fields[2].strip()
+            successor = fields[3].strip() if len(fields) == 4 else ""
+            if name and version and name[0] not in "#/" and "*" not in name and date and \
+                    not successor and "\x00" not in raw:
+                try:
+                    append(Rule(name, None, version, parse_date(date), None, source, number))
+                    continue
+                except ValueError:
+                    pass  # the full path below names the reason
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#"):
             continue
         try:
-            rules.append(_rule(raw, source, number))
+            append(_rule(raw, source, number))
         except ValueError as exc:
             errors.append(f"{source}:{number}: {exc}")
     return rules, errors
 
 
 def _rule(raw: str, source: str, number: int) -> Rule:
+    import csv
+
     try:
         (fields,) = list(csv.reader([raw], skipinitialspace=True, strict=True))
     except (csv.Error, ValueError) as exc:
@@ -101,18 +276,14 @@ def _rule(raw: str, source: str, number: int) -> Rule:
         eol = parse_date(date) if date else None
     except ValueError:
         raise ValueError(f"invalid date {date!r} (expected YYYY-MM-DD)") from None
-    name_re: Optional[Pattern[str]] = None
-    try:
-        if len(name) > 2 and name.startswith("/") and name.endswith("/"):
-            name_re = re.compile(name[1:-1])
-        elif "*" in name:
-            name_re = re.compile(_glob(name, capture=True))
-        if successor and len(successor) > 2 and successor.startswith("/") and successor.endswith("/"):
-            re.compile(successor[1:-1].replace("<", "").replace(">", ""))
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression: {exc}") from None
-    return Rule(name, name_re, version, re.compile(_glob(version, capture=False)), eol, successor,
-                source, number)
+    name_re = compile_ruby(name[1:-1]) if _is_regexp(name) else None
+    if successor and _is_regexp(successor):
+        compile_ruby(re.sub(r"<[0-9]>", "", successor[1:-1]))
+    return Rule(name, name_re, version, eol, successor, source, number)
+
+
+def _is_regexp(text: str) -> bool:
+    return len(text) > 2 and text.startswith("/") and text.endswith("/")
 
 
 @dataclass
@@ -122,7 +293,7 @@ class Package:
     name: str
     edition: str                      # [epoch:]version-release
     arch: str
-    update: Optional[str] = None      # edition of an available update
+    update: Optional[str] = None      # edition of the update zypper would install
     package_eol: Optional[int] = None
     update_eol: Optional[int] = None
     version_specified: Optional[str] = None
@@ -136,40 +307,101 @@ class Package:
         return self.package_eol is not None or self.update is not None or self.successor is not None
 
 
-def _matching(rule: Rule, packages: Dict[str, List[Package]]) -> Iterable[Tuple[Package, List[str]]]:
-    if rule.name_re is None:
-        for p in packages.get(rule.name, []):
-            yield p, []
-        return
-    for name, plist in packages.items():
-        match = rule.name_re.search(name)  # /re/ is unanchored, like SUSE's; globs carry ^...$
-        if match:
-            for p in plist:
-                yield p, [g or "" for g in match.groups()]
+def _literal_prefix(pattern: str) -> str:
+    """Text every name a ``/^.../`` regexp matches starts with ('' when unsure)."""
+    if not pattern.startswith("^") or "|" in pattern:
+        return ""
+    literal = re.match(r"[A-Za-z0-9_\-]*", pattern[1:]).group(0)  # type: ignore[union-attr]
+    rest = pattern[1 + len(literal):]
+    if rest[:1] in ("?", "*", "{") and literal:
+        literal = literal[:-1]  # the last character may be optional
+    return literal
+
+
+class _Names:
+    """Installed package names, sorted, for prefix lookups."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.sorted = sorted(names)
+
+    def starting(self, prefix: str) -> Iterator[str]:
+        names = self.sorted
+        for i in range(bisect_left(names, prefix), len(names)):
+            if not names[i].startswith(prefix):
+                return
+            yield names[i]
+
+
+def _matching(rule: Rule, packages: Dict[str, List[Package]],
+              names: _Names) -> List[Tuple[str, List[str]]]:
+    """(installed name, captures) of every name the rule's name matches, in name order."""
+    if rule.name_re is not None:
+        search = rule.name_re.search  # /re/ is unanchored, like SUSE's
+        found = []
+        for name in names.starting(_literal_prefix(rule.name_re.pattern)):
+            match = search(name)
+            if match:
+                found.append((name, [g or "" for g in match.groups()]))
+        return found
+    if "*" not in rule.name:
+        return [(rule.name, [])] if rule.name in packages else []
+    result = []
+    for name in names.starting(_glob_parts(rule.name)[0]):
+        captures = glob_match(rule.name, name)
+        if captures is not None:
+            result.append((name, captures))
+    return result
 
 
 def apply_rules(rules: Sequence[Rule], installed: Dict[str, List[Package]],
                 available: Sequence[Tuple[str, str, str]], now: int,
-                newer: Newer) -> None:
-    """Fill every package's verdict from the rules (later rules win), then its ``eol``.
+                newer: Newer, guard: Optional[Guard] = None) -> List[str]:
+    """Fill every package's verdict from the rules (later rules win, as SUSE's tool: the version
+    suffix comes from the last line whose name matches), then its ``eol``.
 
     Args:
         available: (name, edition, arch) of every package known (installed or in repositories),
             for successors.
         newer: ``newer(a, b)`` -> whether edition a is newer than edition b (rpm's comparison).
+        guard: a time budget around each regular expression's work (none without it).
+
+    Returns:
+        ``file:line: reason`` of every line skipped because its regular expression was too slow.
     """
     by_name: Dict[str, List[Tuple[str, str]]] = {}
     for name, edition, arch in available:
         by_name.setdefault(name, []).append((edition, arch))
+    names = _Names(list(installed))
+    budget = guard or nullcontext
+    errors: List[str] = []
     for rule in rules:
-        for package, captures in _matching(rule, installed):
-            if rule.version_re.match(package.edition) or rule.version_re.match(package.edition.split(":")[-1]):
-                package.package_eol = rule.eol
+        if rule.name_re is None and "*" not in rule.name:
+            plist = installed.get(rule.name)
+            if plist is None:
+                continue
+            matches: List[Tuple[str, List[str]]] = [(rule.name, [])]
+        else:
+            try:
+                with budget():
+                    matches = _matching(rule, installed, names)
+            except RegexpTooSlow:
+                errors.append(f"{rule.source}:{rule.line}: regular expression too slow, line skipped")
+                continue
+        for name, captures in matches:
+            for package in installed[name]:
+                if version_matches(rule.version, package.edition):
+                    package.package_eol = rule.eol
+                if version_matches(rule.version, package.update):
+                    package.update_eol = rule.eol
                 package.version_specified = rule.version
-            if package.update and rule.version_re.match(package.update.split(":")[-1]):
-                package.update_eol = rule.eol
-            if rule.successor:
-                _successor(package, rule.successor, [package.name] + captures, by_name, newer)
+                if rule.successor:
+                    try:
+                        with budget() if _is_regexp(rule.successor) else nullcontext():
+                            _successor(package, rule.successor, [package.name] + captures, by_name,
+                                       newer)
+                    except RegexpTooSlow:
+                        errors.append(f"{rule.source}:{rule.line}: regular expression too slow, "
+                                      "successor skipped")
     for plist in installed.values():
         for p in plist:
             p.eol = NEVER
@@ -179,26 +411,34 @@ def apply_rules(rules: Sequence[Rule], installed: Dict[str, List[Package]],
                 p.eol = NOW  # an update exists: this version is no longer supported
             if p.successor:
                 p.eol = NOW
+    return errors
 
 
 def _successor(package: Package, successor: str, matches: List[str],
                by_name: Dict[str, List[Tuple[str, str]]], newer: Newer) -> None:
-    if len(successor) > 2 and successor.startswith("/") and successor.endswith("/"):
-        pattern = successor[1:-1]
+    def fill(text: str, quote: Callable[[str], str]) -> str:
         for i in range(10):
-            pattern = pattern.replace(f"<{i}>", re.escape(matches[i] if i < len(matches) else ""))
+            text = text.replace(f"<{i}>", quote(matches[i]) if i < len(matches) else "")
+        return text
+
+    matches_name: Callable[[str], bool]
+    if _is_regexp(successor):
+        try:
+            regex = compile_ruby(fill(successor[1:-1], re.escape))
+        except ValueError:
+            return
+        matches_name = lambda name: regex.search(name) is not None  # noqa: E731
     else:
-        for i in range(10):
-            successor = successor.replace(f"<{i}>", matches[i] if i < len(matches) else "")
-        pattern = _glob(successor, capture=False)
-    try:
-        regex = re.compile(pattern)
-    except re.error:
-        return
+        pattern = fill(successor, lambda s: s.replace("*", "\x00"))  # a capture is no wildcard
+
+        def matches_name(name: str) -> bool:
+            if "\x00" not in pattern:
+                return glob_match(pattern, name) is not None
+            return glob_match(pattern, name.replace("*", "\x00")) is not None
     best_edition = package.edition
     best = None
     for name, editions in by_name.items():
-        if name == package.name or not regex.match(name):
+        if name == package.name or not matches_name(name):
             continue
         for edition, arch in editions:
             if arch == package.arch and newer(edition, best_edition):
@@ -222,7 +462,10 @@ class Product:
 
 
 def parse_product(text: str, isbase: bool = False) -> Product:
-    """Parse a ``.prod`` file; ValueError with the reason when it is not one."""
+    """Parse a ``.prod`` file; ValueError with the reason when it is not one.
+
+    ``<codestream>`` is a top-level element of the file (zypper forwards it with ``--xmlfwd``).
+    """
     import xml.etree.ElementTree as ET
 
     try:
@@ -240,17 +483,18 @@ def parse_product(text: str, isbase: bool = False) -> Product:
     if not name:
         raise ValueError("product without a <name>")
 
-    def eol_of(path: str) -> int:
-        if root.find(path) is None:
-            return NEVER
-        value = text_of(path)
+    def date_or(value: str, missing: int) -> int:
+        if not value:
+            return missing
         try:
-            return parse_date(value) if value else NA
+            return parse_date(value)
         except ValueError:
             return NA
 
+    # zypper reports an empty <endoflife> as time_t 0 (n/a) and none at all as no date (never);
+    # SUSE's tool takes a codestream end only when it has text.
+    eol = NEVER if root.find("endoflife") is None else date_or(text_of("endoflife"), NA)
     return Product(
-        name=name, summary=text_of("summary") or name, vendor=text_of("vendor"),
-        eol=eol_of("endoflife"), flavor=text_of("register/flavor"), isbase=isbase,
-        codestream=text_of("xmlfwd/codestream/name"),
-        codestream_eol=eol_of("xmlfwd/codestream/endoflife"))
+        name=name, summary=text_of("summary"), vendor=text_of("vendor"), eol=eol,
+        flavor=text_of("register/flavor"), isbase=isbase, codestream=text_of("codestream/name"),
+        codestream_eol=date_or(text_of("codestream/endoflife"), NEVER))

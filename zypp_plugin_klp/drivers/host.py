@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 
 from ..errors import KlpError
 from ..paths import LOCK_DIR
@@ -59,6 +61,13 @@ def write_file(root: str, relpath: str, data: bytes, mode: int = 0o644) -> None:
         dfd = _open_dir(root, dirs, create=True)
     except OSError as exc:
         raise HostFileError(f"cannot write {relpath}: {exc.strerror or exc}") from None
+    try:
+        _write_at(dfd, name, data, mode, relpath)
+    finally:
+        os.close(dfd)
+
+
+def _write_at(dfd: int, name: str, data: bytes, mode: int, label: str) -> None:
     _remove_stale_temporaries(dfd, name)
     tmp = f".{name}.klp-{os.getpid()}"
     try:
@@ -78,9 +87,7 @@ def write_file(root: str, relpath: str, data: bytes, mode: int = 0o644) -> None:
             os.unlink(tmp, dir_fd=dfd)
         except OSError:
             pass
-        raise HostFileError(f"cannot write {relpath}: {exc.strerror or exc}") from None
-    finally:
-        os.close(dfd)
+        raise HostFileError(f"cannot write {label}: {exc.strerror or exc}") from None
 
 
 def _remove_stale_temporaries(dfd: int, name: str) -> None:
@@ -103,10 +110,36 @@ def _remove_stale_temporaries(dfd: int, name: str) -> None:
 
 
 def write_user_file(path: str, data: bytes) -> None:
-    """Atomically write a file the user named: its directories may be symlinks, as users expect
-    (they are resolved first); a symlink at the file itself is replaced, not followed."""
-    directory = os.path.realpath(os.path.dirname(os.path.abspath(path)))
-    write_file(directory, os.path.basename(path), data)
+    """Atomically write a file the user named. The kernel resolves its directories, one component
+    at a time: a symlink is followed only when the caller or root owns it (so root never writes
+    through a link another user planted, e.g. in /tmp, whatever fs.protected_symlinks says); a
+    symlink at the file itself is replaced, not followed."""
+    directory, name = os.path.split(path)
+    if not name or name in (".", ".."):
+        raise HostFileError(f"cannot write {path}: not a file name")
+    parts = [p for p in (directory or ".").split("/") if p not in ("", ".")]
+    fd = os.open("/" if directory.startswith("/") else ".", _DIR_FLAGS)
+    try:
+        for part in parts:
+            try:
+                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                link = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                if not stat.S_ISLNK(link.st_mode):
+                    raise
+                if link.st_uid not in (os.geteuid(), 0):
+                    raise HostFileError(f"cannot write {path}: {part} is a symlink owned by "
+                                        f"uid {link.st_uid}, not by you or root") from None
+                next_fd = os.open(part, _DIR_FLAGS & ~os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+        _write_at(fd, name, data, 0o644, path)
+    except OSError as exc:
+        raise HostFileError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
 
 
 def remove_file(root: str, relpath: str) -> bool:

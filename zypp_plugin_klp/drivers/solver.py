@@ -100,6 +100,40 @@ def _primary(repodata: str) -> Optional[str]:
     return os.path.join(os.path.dirname(repodata), match.group(1)) if match else None
 
 
+def _vendor_classes(pool: Any, root: str) -> None:
+    """Give every solvable its libzypp vendor class as vendor, so libsolv's plain vendor check
+    (equal strings) is libzypp's equivalence: case-insensitive, ``suse*`` one class, and the
+    groups of ``/etc/zypp/vendors.d`` (prefixes, except in the ``opensuse`` namespace)."""
+    groups = {"suse": "suse"}
+    directory = os.path.join(root, "etc/zypp/vendors.d")
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(os.path.join(directory, name))
+        except (configparser.Error, UnicodeDecodeError):
+            continue
+        vendors = [v.strip().lower() for v in parser.get("main", "vendors", fallback="").split(",")]
+        vendors = [v for v in vendors if v]
+        joined = next((groups[v] for v in vendors if v in groups), vendors[0] if vendors else "")
+        for vendor in vendors:  # a list naming a known vendor joins that vendor's class
+            old = groups.get(vendor)
+            for key, value in list(groups.items()):
+                if old is not None and value == old:
+                    groups[key] = joined
+            groups[vendor] = joined
+    prefixes = sorted(groups, reverse=True)  # the longest prefix first
+
+    def vendor_class(vendor: str) -> str:
+        lower = vendor.lower()
+        if lower.startswith("opensuse"):
+            return groups.get(lower, lower)
+        return next((groups[p] for p in prefixes if lower.startswith(p)), lower)
+
+    for s in pool.solvables_iter():
+        vendor = s.vendor or ""
+        s.vendor = vendor_class(vendor)
+
+
 class Resolver:
     """A libsolv pool for ``root`` (installed packages + zypp's cached repositories)."""
 
@@ -117,6 +151,7 @@ class Resolver:
         except ImportError as exc:
             raise SolverError(f"the libsolv Python bindings (python3-solv) are missing: {exc}") from None
         pool = solv.Pool()
+        pool.setdisttype(solv.Pool.DISTTYPE_RPM)  # Debian's build defaults to deb: "noarch" unknown
         pool.setarch(self.arch)
         system = pool.add_repo("@System")
         # libsolv reads the database through librpm, which takes its location from the
@@ -161,6 +196,22 @@ class Resolver:
             if handle is not None:
                 repo.add_rpmmd(handle, None, 0)
                 handle.close()
+
+    def has_repositories(self) -> bool:
+        """Whether ``root`` has an enabled repository (without one, nothing can be updated)."""
+        return bool(zypp_repos(self.root))
+
+    def updates(self) -> List[tuple]:
+        """(name, edition, arch) of what ``zypper update`` would install: libsolv's update of every
+        installed package, vendor changes refused by libzypp's vendor classes, only installable
+        versions (what ``zypper list-updates`` lists)."""
+        import solv
+
+        pool = self.pool()
+        _vendor_classes(pool, self.root)
+        solver = pool.Solver()
+        solver.solve([pool.Job(solv.Job.SOLVER_SOLVABLE_ALL | solv.Job.SOLVER_UPDATE, 0)])
+        return [(s.name, s.evr, s.arch) for s in solver.transaction().newsolvables()]
 
     def available(self) -> List[tuple]:
         """(name, edition, arch) of every package in the repositories (not the installed ones)."""

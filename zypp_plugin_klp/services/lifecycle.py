@@ -1,15 +1,22 @@
 """Gather what ``zypper lifecycle`` reports: installed products, their lifecycle data, installed
-packages (rpm database) and available updates (the resolver), with no zypper subprocess."""
+packages (rpm database) and the updates zypper would install (libsolv), with no zypper subprocess."""
 
+import errno
 import os
+import stat
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-from ..core.lifecycle import Package, Product, Rule, apply_rules, parse_lifecycle, parse_product
+from ..core.lifecycle import (Package, Product, RegexpTooSlow, Rule, apply_rules, parse_lifecycle,
+                              parse_product)
 
 from ..paths import LIFECYCLE_DIRS as DATA_DIRS
 PRODUCTS_DIR = "etc/products.d"
+MAX_DATA_BYTES = 64 << 20   # one data or product file
+REGEXP_SECONDS = 0.1        # one regular expression line's work
+REGEXP_TOTAL_SECONDS = 1.0  # every regular expression of one run
 
 
 @dataclass
@@ -20,6 +27,30 @@ class Report:
     packages: Dict[str, List[Package]]
     errors: List[str] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
+
+
+def read_data_file(path: str) -> str:
+    """Text of a regular file, opened without blocking (a FIFO or device is refused, not waited
+    on); OSError with the system's reason, ValueError when it is not a UTF-8 regular file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size > MAX_DATA_BYTES:
+            raise ValueError(f"larger than {MAX_DATA_BYTES >> 20} MiB")
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def installed_products(root: str, errors: List[str]) -> List[Product]:
@@ -37,9 +68,10 @@ def installed_products(root: str, errors: List[str]) -> List[Product]:
             continue
         path = os.path.join(directory, name)
         try:
-            with open(path, encoding="utf-8") as handle:
-                products.append(parse_product(handle.read(), isbase=(name == base_target)))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            products.append(parse_product(read_data_file(path), isbase=(name == base_target)))
+        except OSError as exc:
+            errors.append(f"{path}: {exc.strerror or exc}")
+        except ValueError as exc:
             errors.append(f"{path}: {exc}")
     return products
 
@@ -52,14 +84,15 @@ def lifecycle_rules(root: str, products: List[Product], errors: List[str],
         for directory in DATA_DIRS:
             path = os.path.join(root, directory, f"{product.name}.lifecycle")
             try:
-                with open(path, encoding="utf-8") as handle:
-                    text = handle.read()
-            except FileNotFoundError:
+                text = read_data_file(path)
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    errors.append(f"{path}: cannot read: {exc.strerror or exc}")
                 if verbose:
-                    verbose(f"trying to load {path}... not found")
+                    verbose(f"trying to load {path}... {exc.strerror or exc}")
                 continue
-            except (OSError, UnicodeDecodeError) as exc:
-                errors.append(f"{path}: cannot read: {exc}")
+            except ValueError as exc:
+                errors.append(f"{path}: {exc}, skipped")
                 continue
             if verbose:
                 verbose(f"trying to load {path}... ok")
@@ -69,38 +102,81 @@ def lifecycle_rules(root: str, products: List[Product], errors: List[str],
     return rules
 
 
+class RegexpBudget:
+    """Time budget for the lifecycle data's regular expressions: each line's work is stopped after
+    ``per_line`` seconds, and all of them after ``total`` (SIGALRM; in the main thread only)."""
+
+    def __init__(self, per_line: float = REGEXP_SECONDS, total: float = REGEXP_TOTAL_SECONDS) -> None:
+        self.per_line = per_line
+        self.left = total
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach the main thread only; callers there are not attackable CLIs
+            return
+        if self.left <= 0:
+            raise RegexpTooSlow()
+
+        def expired(_signum: int, _frame: object) -> None:
+            raise RegexpTooSlow()
+
+        previous = signal.signal(signal.SIGALRM, expired)
+        started = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, min(self.per_line, self.left))
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            self.left -= time.monotonic() - started
+
+
+def _installed(rpmdb: object) -> Dict[str, List[Package]]:
+    """Installed packages in zypper's search order: by name, then edition (newest text first)."""
+    from operator import itemgetter
+
+    rows = rpmdb.all_packages()  # type: ignore[attr-defined]
+    rows.sort(key=itemgetter(1), reverse=True)
+    rows.sort(key=itemgetter(0))
+    installed: Dict[str, List[Package]] = {}
+    for name, edition, arch in rows:
+        installed.setdefault(name, []).append(Package(name, edition, arch))
+    return installed
+
+
 def gather(root: str, rpmdb: object, resolver: Optional[object],
            now: Optional[int] = None, verbose: Optional[Callable[[str], None]] = None) -> Report:
-    """Build the report data for ``root``; ``resolver`` None skips update lookups."""
+    """Build the report data for ``root``; ``resolver`` None skips update lookups.
+
+    Updates are what zypper would install (``zypper lu``: libsolv's update of everything, same
+    vendor class, installable), matched to installed packages by name and architecture.
+    """
     from ..drivers.rpmdb import newer
 
     errors: List[str] = []
     products = installed_products(root, errors)
     rules = lifecycle_rules(root, products, errors, verbose)
-    installed: Dict[str, List[Package]] = {}
-    for name, edition, arch in rpmdb.all_packages():  # type: ignore[attr-defined]
-        installed.setdefault(name, []).append(Package(name, edition, arch))
+    installed = _installed(rpmdb)
     available: List[Tuple[str, str, str]] = []
     warnings: List[str] = []
-    if resolver is not None:
+    if resolver is not None and resolver.has_repositories():  # type: ignore[attr-defined]
         from ..drivers.solver import SolverError
 
         try:
             available = resolver.available()  # type: ignore[attr-defined]
+            for name, edition, arch in resolver.updates():  # type: ignore[attr-defined]
+                for p in installed.get(name, []):
+                    if p.arch == arch:
+                        p.update = edition
         except SolverError as exc:
             warnings.append(f"updates unknown: {exc}")
-        best: Dict[Tuple[str, str], str] = {}
-        for name, edition, arch in available:
-            key = (name, arch)
-            if name in installed and (key not in best or newer(edition, best[key])):
-                best[key] = edition
-        for plist in installed.values():
-            for p in plist:
-                candidate = best.get((p.name, p.arch))
-                if candidate and newer(candidate, p.edition):
-                    p.update = candidate
     everything = available + [(p.name, p.edition, p.arch) for pl in installed.values() for p in pl]
-    apply_rules(rules, installed, everything, int(time.time()) if now is None else now, newer)
+    errors += apply_rules(rules, installed, everything, int(time.time()) if now is None else now,
+                          newer, RegexpBudget())
     return Report(products, installed, errors, warnings)
 
 
@@ -109,7 +185,7 @@ def package_eol(root: str, name: str, edition: str, arch: str) -> Optional[int]:
     errors: List[str] = []
     rules = lifecycle_rules(root, installed_products(root, errors), errors)
     package = Package(name, edition, arch)
-    apply_rules(rules, {name: [package]}, [], 0, lambda _a, _b: False)
+    apply_rules(rules, {name: [package]}, [], 0, lambda _a, _b: False, RegexpBudget())
     return package.package_eol
 
 
