@@ -70,9 +70,8 @@ def run(argv: List[str], now: Optional[int] = None) -> int:
     """Run the command; returns the exit status."""
     from ..core import lifecycle_report as out
     from ..drivers.rpmdb import RpmDb
-    from ..drivers.solver import Resolver
     from ..errors import KlpError
-    from ..services.lifecycle import gather
+    from ..services.lifecycle import gather, repository_files
 
     args = parser().parse_args(argv)
     now = int(time.time()) if now is None else now
@@ -82,8 +81,13 @@ def run(argv: List[str], now: Optional[int] = None) -> int:
         if args.verbose:
             say(line + "\n")
 
+    resolver = None
+    if repository_files(args.root):  # libsolv only where something can be updated
+        from ..drivers.solver import Resolver
+
+        resolver = Resolver(args.root)
     try:
-        data = gather(args.root, RpmDb(args.root), Resolver(args.root), now, verbose)
+        data = gather(args.root, RpmDb(args.root), resolver, now, verbose)
     except KlpError as exc:
         sys.stderr.write(f"zypper lifecycle: {exc}\n")
         return EXIT_ERROR

@@ -182,7 +182,7 @@ def compile_ruby(pattern: str) -> Pattern[str]:
         raise ValueError(f"regular expression longer than {MAX_REGEXP} characters")
     try:
         return re.compile(ruby_regexp(pattern), re.M)
-    except re.error as exc:
+    except (re.error, ValueError) as exc:
         raise ValueError(f"invalid regular expression: {exc}") from None
     except RecursionError:
         raise ValueError("regular expression nested too deeply") from None
@@ -228,24 +228,25 @@ def expiry(eol: Optional[int], now: int, soon_days: int = SOON_DAYS) -> Tuple[st
     return ("soon" if days <= soon_days else "later"), days
 
 
+# The common line, an exact name and a date, parsed without the csv module.
+_SIMPLE = re.compile(r'[ \t]*([^,"#/*\s\x00][^,"*\x00]*?)[ \t]*,[ \t]*([^,"\s\x00][^,"\x00]*?)'
+                     r'[ \t]*,[ \t]*(\d{4}-\d\d-\d\d)[ \t]*')
+
+
 def parse_lifecycle(text: str, source: str) -> Tuple[List[Rule], List[str]]:
     """Rules of one lifecycle file and ``source:line: reason`` for every line skipped."""
     rules: List[Rule] = []
     errors: List[str] = []
-    append = rules.append
+    append, simple = rules.append, _SIMPLE.fullmatch
     for number, raw in enumerate(text.splitlines(), start=1):
-        fields = raw.split(",")
-        if '"' not in raw and 3 <= len(fields) <= 4:  # the common case, without the csv module
-            name = fields[0].strip()
-            version, date = fields[1].strip(), fields[2].strip()
-            successor = fields[3].strip() if len(fields) == 4 else ""
-            if name and version and name[0] not in "#/" and "*" not in name and date and \
-                    not successor and "\x00" not in raw:
-                try:
-                    append(Rule(name, None, version, parse_date(date), None, source, number))
-                    continue
-                except ValueError:
-                    pass  # the full path below names the reason
+        match = simple(raw)
+        if match:
+            name, version, date = match.groups()
+            try:
+                append(Rule(name, None, version, parse_date(date), None, source, number))
+                continue
+            except ValueError:
+                pass  # the full path below names the reason
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -376,8 +377,7 @@ def apply_rules(rules: Sequence[Rule], installed: Dict[str, List[Package]],
     errors: List[str] = []
     for rule in rules:
         if rule.name_re is None and "*" not in rule.name:
-            plist = installed.get(rule.name)
-            if plist is None:
+            if rule.name not in installed:
                 continue
             matches: List[Tuple[str, List[str]]] = [(rule.name, [])]
         else:
@@ -387,13 +387,15 @@ def apply_rules(rules: Sequence[Rule], installed: Dict[str, List[Package]],
             except RegexpTooSlow:
                 errors.append(f"{rule.source}:{rule.line}: regular expression too slow, line skipped")
                 continue
+        version, any_version = rule.version, rule.version == "*"
         for name, captures in matches:
             for package in installed[name]:
-                if version_matches(rule.version, package.edition):
+                if any_version or version_matches(version, package.edition):
                     package.package_eol = rule.eol
-                if version_matches(rule.version, package.update):
+                if package.update is not None and (any_version or
+                                                   version_matches(version, package.update)):
                     package.update_eol = rule.eol
-                package.version_specified = rule.version
+                package.version_specified = version
                 if rule.successor:
                     try:
                         with budget() if _is_regexp(rule.successor) else nullcontext():

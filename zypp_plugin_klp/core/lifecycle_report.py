@@ -2,7 +2,6 @@
 
 import json
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
-from xml.sax.saxutils import quoteattr
 
 from .lifecycle import NA, NEVER, Package, Product, format_eol
 
@@ -10,6 +9,13 @@ PRODUCT_FMT = "{:<55} {}\n"
 PACKAGE_FMT = "{:<40} {:<40} {}\n"
 SUSE_URL = "\n*) See https://www.suse.com/lifecycle for latest information"
 OPENSUSE_URL = "\n*) See https://en.opensuse.org/Lifetime for latest information"
+
+
+def quoteattr(value: str) -> str:
+    """An XML attribute value in double quotes (xml.sax.saxutils would import urllib: 20 ms)."""
+    return '"' + value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") \
+        .replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;") \
+        .replace("\t", "&#9;") + '"'
 
 
 class Marks:

@@ -14,6 +14,7 @@ from ..core.lifecycle import (Package, Product, RegexpTooSlow, Rule, apply_rules
 
 from ..paths import LIFECYCLE_DIRS as DATA_DIRS
 PRODUCTS_DIR = "etc/products.d"
+REPOS_DIR = "etc/zypp/repos.d"
 MAX_DATA_BYTES = 64 << 20   # one data or product file
 REGEXP_SECONDS = 0.1        # one regular expression line's work
 REGEXP_TOTAL_SECONDS = 1.0  # every regular expression of one run
@@ -27,6 +28,14 @@ class Report:
     packages: Dict[str, List[Package]]
     errors: List[str] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
+
+
+def repository_files(root: str) -> bool:
+    """Whether ``root`` has zypper repository files (a cheap test before building a solver)."""
+    try:
+        return any(name.endswith(".repo") for name in os.listdir(os.path.join(root, REPOS_DIR)))
+    except OSError:
+        return False
 
 
 def read_data_file(path: str) -> str:
