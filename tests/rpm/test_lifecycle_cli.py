@@ -296,3 +296,86 @@ def test_usage_errors_exit_2():
     r = lifecycle("--days", "many")
     assert r.returncode == 2 and "invalid int value" in r.stderr
     assert lifecycle("--days", "3", "--date", "2027-01-01").returncode == 2
+
+
+# Attacks through the data and the options (issue 15, finding 9): each would hang or crash the
+# unfixed command; the subprocess timeout only stops a hang, the assertions check the effect.
+
+def with_data(root, tmp_path, extra):
+    copy = tmp_path / "root"
+    shutil.copytree(root, copy, symlinks=True)
+    data = copy / "usr/share/lifecycle/data/SLES.lifecycle"
+    data.write_text(SLES_DATA + extra)
+    return copy
+
+
+def test_a_catastrophic_regexp_is_stopped_and_reported(root, tmp_path):
+    copy = with_data(root, tmp_path, f"/(a+)+$/, *, {day(5)}\nbash, *, {day(6)}\n")
+    victim = "a" * 40 + "b"  # 2^40 backtracking steps for (a+)+$
+    packages.rpm_install(str(copy), build(str(tmp_path), victim, "1"))
+    r = lifecycle("--root", str(copy))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.endswith("SLES.lifecycle:14: regular expression too slow, line skipped\n")
+    assert row("bash", day(6)) in r.stdout and victim not in r.stdout
+
+
+def test_the_regexp_budget_also_guards_klp_status_lookups(root, tmp_path):
+    """klp -v status and -vv patches read the same data through package_eol."""
+    copy = with_data(root, tmp_path, f"/(a+)+$/, *, {day(5)}\nbash, *, {day(7)}\n")
+    code = ("import sys; from zypp_plugin_klp.services.lifecycle import package_eol as e; "
+            "print(e(sys.argv[1], 'a' * 40 + 'b', '1-1', 'noarch'), e(sys.argv[1], 'bash', '5.2-1', "
+            "'noarch'))")
+    r = subprocess.run([sys.executable, "-c", code, str(copy)], capture_output=True, text=True,
+                       timeout=120)
+    eol = int(dt.datetime.fromisoformat(day(7)).replace(tzinfo=dt.timezone.utc).timestamp())
+    assert r.stdout == f"None {eol}\n", r.stderr
+
+
+def test_deep_regexps_and_huge_days_are_clear_errors(root, tmp_path):
+    deep = "(" * 2000 + "a" + ")" * 2000
+    copy = with_data(root, tmp_path, f"/{deep}/, *, {day(5)}\n/{'(' * 400}a{')' * 400}/, *, "
+                                     f"{day(5)}\n")
+    r = lifecycle("--root", str(copy))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and row("oldtool", "Now") in r.stdout
+    assert "SLES.lifecycle:14: regular expression longer than 1000 characters\n" in r.stderr
+    huge = lifecycle("--root", root, "--days", "1000000000000")
+    assert huge.returncode == 2 and "Traceback" not in huge.stderr
+    assert "argument --days: 1000000000000 is out of range" in huge.stderr
+
+
+def test_fifos_as_product_data_or_saved_report_do_not_hang(root, tmp_path):
+    copy = tmp_path / "root"
+    shutil.copytree(root, copy, symlinks=True)
+    os.remove(copy / "etc/products.d/sle-module-live-patching.prod")
+    os.mkfifo(copy / "etc/products.d/sle-module-live-patching.prod")
+    os.makedirs(copy / "var/lib/lifecycle/data")
+    os.mkfifo(copy / "var/lib/lifecycle/data/SLES.lifecycle")
+    r = lifecycle("--root", str(copy))
+    assert r.returncode == 2
+    assert f"{copy}/etc/products.d/sle-module-live-patching.prod: not a regular file\n" in r.stderr
+    assert f"{copy}/var/lib/lifecycle/data/SLES.lifecycle: not a regular file, skipped\n" in r.stderr
+    assert row("oldtool", "Now") in r.stdout  # the rest is still reported
+    os.mkfifo(tmp_path / "saved")
+    r = lifecycle("--root", root, "--diff", str(tmp_path / "saved"))
+    assert r.returncode == 2 and r.stderr == f"zypper lifecycle: {tmp_path}/saved: not a regular file\n"
+
+
+# --save and another user's symlink (issue 15, finding 10).
+
+@pytest.mark.skipif(os.geteuid() != 0 and os.environ.get("CI") != "true",
+                    reason="needs root to plant a symlink owned by another user")
+def test_save_refuses_a_symlink_another_user_planted(root, tmp_path):
+    shared = tmp_path / "tmp"            # like /tmp: world-writable and sticky
+    shared.mkdir(mode=0o1777)
+    os.chmod(shared, 0o1777)
+    target = tmp_path / "etc"            # a directory only root may write
+    target.mkdir(mode=0o755)
+    os.symlink(target, shared / "reports")
+    os.lchown(shared / "reports", 65534, 65534)  # planted by nobody
+    r = lifecycle("--root", root, "--save", str(shared / "reports/lifecycle.xml"))
+    assert r.returncode == 2 and not os.path.exists(target / "lifecycle.xml")
+    assert r.stderr == (f"zypper lifecycle: --save: cannot write {shared}/reports/lifecycle.xml: "
+                        "reports is a symlink owned by uid 65534, not by you or root\n")
+    os.symlink(target, shared / "mine")  # the caller's own symlink is followed, as users expect
+    assert lifecycle("--root", root, "--save", str(shared / "mine/lifecycle.xml")).returncode == 0
+    assert (target / "lifecycle.xml").read_text().startswith("<report date=")

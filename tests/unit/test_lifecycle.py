@@ -1,6 +1,8 @@
 """Lifecycle data: parser tables, matching, successors, verdicts, rendering (pure)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zypp_plugin_klp.core import lifecycle as lc
 from zypp_plugin_klp.core import lifecycle_report as out
@@ -139,3 +141,55 @@ def test_expiry_classification(offset_days, kind, days):
     eol = lc.parse_date("2026-11-25") + offset_days * 86400
     assert lc.expiry(eol, now) == (kind, days)
     assert lc.expiry(None, now) == ("unknown", 0)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab*", max_size=8), st.text(alphabet="ab", max_size=10))
+def test_wildcards_capture_what_a_greedy_regexp_would(pattern, text):
+    """SUSE's tool turns '*' into a greedy '(.*)': same verdict, same captures for <1>..<9>."""
+    import re
+
+    regexp = re.fullmatch("(.*)".join(re.escape(p) for p in pattern.split("*")), text)
+    expected = list(regexp.groups()) if regexp else None
+    assert lc.glob_match(pattern, text) == expected
+
+
+def test_wildcards_cost_no_backtracking():
+    assert lc.glob_match("*a" * 40 + "*b", "a" * 200) is None  # a regexp would take ages
+
+
+@pytest.mark.parametrize("ruby, text, matches", [
+    (r"^libfoo\h$", "libfooe", True), (r"^libfoo\h$", "libfoog", False),
+    (r"^lib\H", "libx", True), (r"^[\h-]+$", "0a-f", True),
+    (r"^kernel\z", "kernel", True), (r"kernel\Z", "kernel", True),
+    (r"^(?<v>\d)-\k<v>$", "1-1", True), (r"^(?<v>\d)-\k<v>$", "1-2", False),
+    (r"^(?'v'\d)$", "7", True), (r"^[[:digit:]]+[[:alpha:]]$", "123a", True),
+    (r"(?m)a.b", "a\nb", True), (r"a.b", "a\nb", False), (r"(?i:LIB)x", "libx", True),
+    (r"(?<=lib)x", "libx", True), (r"^a++b$", "aab", True), (r"^(?>a+)b$", "aab", True),
+])
+def test_ruby_regexp_constructs(ruby, text, matches):
+    assert (lc.compile_ruby(ruby).search(text) is not None) == matches
+
+
+@pytest.mark.parametrize("ruby", [r"\p{Alpha}", r"\G", r"[[:nope:]]", r"[a&&b]", "(unclosed",
+                                  "x" * 1001, "(" * 2000 + ")" * 2000])
+def test_unsupported_or_bad_ruby_regexps_are_line_errors(ruby):
+    rules, errors = lc.parse_lifecycle(f"/{ruby}/, *, 2027-01-01\n", "d")
+    assert rules == [] and len(errors) == 1 and errors[0].startswith("d:1: ")
+
+
+def test_a_quoted_field_after_a_space_is_read_as_the_field():
+    """Ruby's CSV rejects the whole file here; we read the field (zypper-lifecycle(8))."""
+    (rule,), errors = lc.parse_lifecycle('foo, "1.*", "2027-01-15"\n', "d")
+    assert errors == [] and (rule.version, lc.format_eol(rule.eol)) == ("1.*", "2027-01-15")
+
+
+def test_a_slow_regexp_is_skipped_within_its_budget():
+    from zypp_plugin_klp.services.lifecycle import RegexpBudget
+
+    rules, _ = lc.parse_lifecycle("/(a+)+$/, *, 2027-01-01\nvictim*, *, 2028-01-01\n", "d")
+    victim = "victim" + "a" * 40 + "b"
+    inst = packages((victim, "1-1"))
+    errors = lc.apply_rules(rules, inst, [], NOW, newer, RegexpBudget(per_line=0.05, total=0.2))
+    assert errors == ["d:1: regular expression too slow, line skipped"]
+    assert lc.format_eol(inst[victim][0].eol) == "2028-01-01"  # the next line still applies

@@ -104,6 +104,7 @@ def ruby_regexp(pattern: str) -> str:
     i, in_class, class_start, n = 0, False, False, len(pattern)
     while i < n:
         c = pattern[i]
+        first, class_start = class_start, False  # a "]" right after "[" or "[^" is a literal
         if c == "\\" and i + 1 < n:
             e = pattern[i + 1]
             i += 2
@@ -138,9 +139,8 @@ def ruby_regexp(pattern: str) -> str:
                 continue
             if c == "[" or pattern.startswith("&&", i):
                 raise ValueError("nested character classes are not supported")
-            if c == "]" and not class_start:
+            if c == "]" and not first:
                 in_class = False
-            class_start = False
             out.append(c)
             i += 1
             continue
