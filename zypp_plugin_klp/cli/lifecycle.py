@@ -110,7 +110,7 @@ def run(argv: List[str], now: Optional[int] = None) -> int:
         try:
             since, seen_products, seen_packages = out.load_saved(read_data_file(args.diff))
         except FileNotFoundError as exc:
-            verbose(exc.strerror)
+            verbose(exc.strerror or str(exc))
         except OSError as exc:
             sys.stderr.write(f"zypper lifecycle: {args.diff}: {exc.strerror or exc}\n")
             return EXIT_ERROR

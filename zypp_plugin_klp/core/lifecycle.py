@@ -308,12 +308,15 @@ class Package:
         return self.package_eol is not None or self.update is not None or self.successor is not None
 
 
+_LITERAL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
+
 def _literal_prefix(pattern: str) -> str:
     """Text every name a ``/^.../`` regexp matches starts with ('' when unsure)."""
     if not pattern.startswith("^") or "|" in pattern:
         return ""
-    literal = re.match(r"[A-Za-z0-9_\-]*", pattern[1:]).group(0)  # type: ignore[union-attr]
-    rest = pattern[1 + len(literal):]
+    rest = pattern[1:].lstrip(_LITERAL)
+    literal = pattern[1:len(pattern) - len(rest)]
     if rest[:1] in ("?", "*", "{") and literal:
         literal = literal[:-1]  # the last character may be optional
     return literal
