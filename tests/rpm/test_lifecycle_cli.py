@@ -379,3 +379,15 @@ def test_save_refuses_a_symlink_another_user_planted(root, tmp_path):
     os.symlink(target, shared / "mine")  # the caller's own symlink is followed, as users expect
     assert lifecycle("--root", root, "--save", str(shared / "mine/lifecycle.xml")).returncode == 0
     assert (target / "lifecycle.xml").read_text().startswith("<report date=")
+
+
+def test_the_man_page_documents_every_option_and_the_differences():
+    with open(os.path.join(os.path.dirname(FIXTURES), "man/zypper-lifecycle.8")) as handle:
+        page = handle.read().replace("\\-", "-")
+    assert ".SH DIFFERENCES FROM SUSE'S ZYPPER-LIFECYCLE" in page
+    helptext = lifecycle("--help").stdout
+    for option in ("--days", "--date", "--save", "--diff", "--root", "--json", "--verbose",
+                   "--no-verbose"):
+        assert option in helptext and option in page
+    for deviation in ("file", "YYYY-MM-DD", "usage errors", "quoted after a space", "rb_sysopen"):
+        assert deviation in page
