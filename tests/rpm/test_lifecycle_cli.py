@@ -178,6 +178,8 @@ def test_products_are_what_zypper_reads_from_the_prod_files(root):
              dt.datetime.fromtimestamp(p.codestream_eol, dt.timezone.utc).date().isoformat())
             for p in installed_products(root, [])}
     assert ours == theirs and len(ours) == 2
+    assert [p.name for p in installed_products(root, [])] == \
+        [p.get("name") for p in listed.iter("product")]  # directory order, as zypper's
 
 
 def test_a_product_due_only_by_its_codestream_is_listed(root):

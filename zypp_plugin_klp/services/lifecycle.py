@@ -63,13 +63,14 @@ def read_data_file(path: str) -> str:
 
 
 def installed_products(root: str, errors: List[str]) -> List[Product]:
-    """Products in ``<root>/etc/products.d``; ``baseproduct`` (a symlink) marks the base one."""
+    """Products in ``<root>/etc/products.d``, in directory order as zypper lists them (it orders
+    products with equal dates and the data files); ``baseproduct`` (a symlink) marks the base one."""
     directory = os.path.join(root, PRODUCTS_DIR)
     base = os.path.join(directory, "baseproduct")
     base_target = os.path.basename(os.readlink(base)) if os.path.islink(base) else None
     products = []
     try:
-        names = sorted(os.listdir(directory))
+        names = os.listdir(directory)
     except OSError:
         return []
     for name in names:
