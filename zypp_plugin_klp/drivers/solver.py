@@ -9,7 +9,7 @@ import configparser
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 from ..core.names import package_name
 from ..errors import KlpError
@@ -201,7 +201,13 @@ class Resolver:
         """Whether ``root`` has an enabled repository (without one, nothing can be updated)."""
         return bool(zypp_repos(self.root))
 
-    def updates(self) -> List[tuple]:
+    def installed(self) -> List[Tuple[str, str, str]]:
+        """(name, edition, arch) of every installed package, as libsolv read the rpm database
+        (``gpg-pubkey`` entries are not packages to it, nor to zypper)."""
+        pool = self.pool()
+        return [(s.name, s.evr, s.arch) for s in pool.installed.solvables]
+
+    def updates(self) -> List[Tuple[str, str, str]]:
         """(name, edition, arch) of what ``zypper update`` would install: libsolv's update of every
         installed package, vendor changes refused by libzypp's vendor classes, only installable
         versions (what ``zypper list-updates`` lists)."""
@@ -213,7 +219,7 @@ class Resolver:
         solver.solve([pool.Job(solv.Job.SOLVER_SOLVABLE_ALL | solv.Job.SOLVER_UPDATE, 0)])
         return [(s.name, s.evr, s.arch) for s in solver.transaction().newsolvables()]
 
-    def available(self) -> List[tuple]:
+    def available(self) -> List[Tuple[str, str, str]]:
         """(name, edition, arch) of every package in the repositories (not the installed ones)."""
         pool = self.pool()
         return [(s.name, s.evr, s.arch) for repo in pool.repos if repo != pool.installed

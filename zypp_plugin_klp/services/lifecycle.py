@@ -7,7 +7,7 @@ import stat
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Protocol, Tuple
 
 from ..core.lifecycle import (Package, Product, RegexpTooSlow, Rule, apply_rules, parse_lifecycle,
                               parse_product)
@@ -18,6 +18,27 @@ REPOS_DIR = "etc/zypp/repos.d"
 MAX_DATA_BYTES = 64 << 20   # one data or product file
 REGEXP_SECONDS = 0.1        # one regular expression line's work
 REGEXP_TOTAL_SECONDS = 1.0  # every regular expression of one run
+
+
+Row = Tuple[str, str, str]  # name, edition ([E:]V-R), arch
+
+
+class InstalledSource(Protocol):
+    """The rpm database (drivers.rpmdb.RpmDb)."""
+
+    def all_packages(self) -> List[Row]: ...
+
+
+class UpdateSource(Protocol):
+    """libsolv over the root (drivers.solver.Resolver)."""
+
+    def has_repositories(self) -> bool: ...
+
+    def installed(self) -> List[Row]: ...
+
+    def available(self) -> List[Row]: ...
+
+    def updates(self) -> List[Row]: ...
 
 
 @dataclass
@@ -145,20 +166,21 @@ class RegexpBudget:
             self.left -= time.monotonic() - started
 
 
-def _installed(rpmdb: object) -> Dict[str, List[Package]]:
-    """Installed packages in zypper's search order: by name, then edition (newest text first)."""
+def _installed(rows: List[Row]) -> Dict[str, List[Package]]:
+    """Installed packages in zypper's search order: by name, then edition (newest text first);
+    ``gpg-pubkey`` entries are keys, not packages, to zypper."""
     from operator import itemgetter
 
-    rows = rpmdb.all_packages()  # type: ignore[attr-defined]
     rows.sort(key=itemgetter(1), reverse=True)
     rows.sort(key=itemgetter(0))
     installed: Dict[str, List[Package]] = {}
     for name, edition, arch in rows:
-        installed.setdefault(name, []).append(Package(name, edition, arch))
+        if name != "gpg-pubkey":
+            installed.setdefault(name, []).append(Package(name, edition, arch))
     return installed
 
 
-def gather(root: str, rpmdb: object, resolver: Optional[object],
+def gather(root: str, rpmdb: InstalledSource, resolver: Optional[UpdateSource],
            now: Optional[int] = None, verbose: Optional[Callable[[str], None]] = None) -> Report:
     """Build the report data for ``root``; ``resolver`` None skips update lookups.
 
@@ -170,20 +192,24 @@ def gather(root: str, rpmdb: object, resolver: Optional[object],
     errors: List[str] = []
     products = installed_products(root, errors)
     rules = lifecycle_rules(root, products, errors, verbose)
-    installed = _installed(rpmdb)
-    available: List[Tuple[str, str, str]] = []
+    rows: Optional[List[Row]] = None
+    available: List[Row] = []
+    updates: List[Row] = []
     warnings: List[str] = []
-    if resolver is not None and resolver.has_repositories():  # type: ignore[attr-defined]
+    if resolver is not None and resolver.has_repositories():
         from ..drivers.solver import SolverError
 
-        try:
-            available = resolver.available()  # type: ignore[attr-defined]
-            for name, edition, arch in resolver.updates():  # type: ignore[attr-defined]
-                for p in installed.get(name, []):
-                    if p.arch == arch:
-                        p.update = edition
+        try:  # the rpm database is read once, by libsolv
+            rows = resolver.installed()
+            available = resolver.available()
+            updates = resolver.updates()
         except SolverError as exc:
             warnings.append(f"updates unknown: {exc}")
+    installed = _installed(rows if rows is not None else rpmdb.all_packages())
+    for name, edition, arch in updates:
+        for p in installed.get(name, []):
+            if p.arch == arch:
+                p.update = edition
     everything = available + [(p.name, p.edition, p.arch) for pl in installed.values() for p in pl]
     errors += apply_rules(rules, installed, everything, int(time.time()) if now is None else now,
                           newer, RegexpBudget())
