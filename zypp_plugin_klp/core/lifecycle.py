@@ -14,7 +14,6 @@ import datetime as dt
 import re
 from bisect import bisect_left
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import (Callable, ContextManager, Dict, Iterator, List, NamedTuple, Optional, Pattern,
                     Sequence, Tuple)
@@ -65,6 +64,8 @@ def glob_match(pattern: str, text: str) -> Optional[List[str]]:
     head, tail = parts[0], parts[-1]
     if len(text) < len(head) + len(tail) or not text.startswith(head) or not text.endswith(tail):
         return None
+    if len(parts) == 2:  # the common "1.2*"
+        return [text[len(head):len(text) - len(tail)]]
     # Greedy stars: each middle part sits as far right as the parts after it allow.
     end = len(text) - len(tail)
     starts: List[int] = []
@@ -287,20 +288,28 @@ def _is_regexp(text: str) -> bool:
     return len(text) > 2 and text.startswith("/") and text.endswith("/")
 
 
-@dataclass
 class Package:
     """An installed package and what the lifecycle data says about it."""
 
-    name: str
-    edition: str                      # [epoch:]version-release
-    arch: str
-    update: Optional[str] = None      # edition of the update zypper would install
-    package_eol: Optional[int] = None
-    update_eol: Optional[int] = None
-    version_specified: Optional[str] = None
-    successor: Optional[str] = None   # name-edition of a successor package
-    eol: int = NEVER
-    matched: bool = field(default=False)
+    __slots__ = ("name", "edition", "arch", "update", "package_eol", "update_eol",
+                 "version_specified", "successor", "eol")
+
+    def __init__(self, name: str, edition: str, arch: str, update: Optional[str] = None,
+                 package_eol: Optional[int] = None, update_eol: Optional[int] = None,
+                 version_specified: Optional[str] = None, successor: Optional[str] = None,
+                 eol: int = NEVER) -> None:
+        self.name = name
+        self.edition = edition              # [epoch:]version-release
+        self.arch = arch
+        self.update = update                # edition of the update zypper would install
+        self.package_eol = package_eol
+        self.update_eol = update_eol
+        self.version_specified = version_specified
+        self.successor = successor          # name-edition of a successor package
+        self.eol = eol
+
+    def __repr__(self) -> str:
+        return f"Package({self.name!r}, {self.edition!r}, {self.arch!r}, eol={self.eol})"
 
     @property
     def differs(self) -> bool:
@@ -452,8 +461,7 @@ def _successor(package: Package, successor: str, matches: List[str],
         package.successor = best
 
 
-@dataclass(frozen=True)
-class Product:
+class Product(NamedTuple):
     """An installed product (``/etc/products.d/<name>.prod``)."""
 
     name: str

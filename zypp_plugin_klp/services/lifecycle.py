@@ -6,8 +6,7 @@ import os
 import stat
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Protocol, Tuple
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Protocol, Tuple
 
 from ..core.lifecycle import (Package, Product, RegexpTooSlow, Rule, apply_rules, parse_lifecycle,
                               parse_product)
@@ -41,14 +40,13 @@ class UpdateSource(Protocol):
     def updates(self) -> List[Row]: ...
 
 
-@dataclass
-class Report:
+class Report(NamedTuple):
     """Everything a report is rendered from; ``errors`` are ``file:line: reason`` lines."""
 
     products: List[Product]
     packages: Dict[str, List[Package]]
-    errors: List[str] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
+    errors: List[str]
+    warnings: List[str]
 
 
 def repository_files(root: str) -> bool:
