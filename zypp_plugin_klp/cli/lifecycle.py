@@ -71,7 +71,8 @@ def run(argv: List[str], now: Optional[int] = None) -> int:
     from ..core import lifecycle_report as out
     from ..drivers.rpmdb import RpmDb
     from ..errors import KlpError
-    from ..services.lifecycle import gather, repository_files
+    from ..drivers.lifecycle_files import read_text, repository_files
+    from ..services.lifecycle import gather
 
     args = parser().parse_args(argv)
     now = int(time.time()) if now is None else now
@@ -105,10 +106,8 @@ def run(argv: List[str], now: Optional[int] = None) -> int:
     seen_products: Dict[str, int] = {}
     seen_packages: Set[Tuple[str, str, int]] = set()
     if args.diff:
-        from ..services.lifecycle import read_data_file
-
         try:
-            since, seen_products, seen_packages = out.load_saved(read_data_file(args.diff))
+            since, seen_products, seen_packages = out.load_saved(read_text(args.diff))
         except FileNotFoundError as exc:
             verbose(exc.strerror or str(exc))
         except OSError as exc:

@@ -2,19 +2,14 @@
 packages (rpm database) and the updates zypper would install (libsolv), with no zypper subprocess."""
 
 import errno
-import os
-import stat
 import time
 from contextlib import contextmanager
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Protocol, Tuple
 
 from ..core.lifecycle import (Package, Product, RegexpTooSlow, Rule, apply_rules, parse_lifecycle,
                               parse_product)
+from ..drivers import lifecycle_files as files
 
-from ..paths import LIFECYCLE_DIRS as DATA_DIRS
-PRODUCTS_DIR = "etc/products.d"
-REPOS_DIR = "etc/zypp/repos.d"
-MAX_DATA_BYTES = 64 << 20   # one data or product file
 REGEXP_SECONDS = 0.1        # one regular expression line's work
 REGEXP_TOTAL_SECONDS = 1.0  # every regular expression of one run
 
@@ -49,55 +44,15 @@ class Report(NamedTuple):
     warnings: List[str]
 
 
-def repository_files(root: str) -> bool:
-    """Whether ``root`` has zypper repository files (a cheap test before building a solver)."""
-    try:
-        return any(name.endswith(".repo") for name in os.listdir(os.path.join(root, REPOS_DIR)))
-    except OSError:
-        return False
-
-
-def read_data_file(path: str) -> str:
-    """Text of a regular file, opened without blocking (a FIFO or device is refused, not waited
-    on); OSError with the system's reason, ValueError when it is not a UTF-8 regular file."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
-        if info.st_size > MAX_DATA_BYTES:
-            raise ValueError(f"larger than {MAX_DATA_BYTES >> 20} MiB")
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    try:
-        return b"".join(chunks).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-
-
 def installed_products(root: str, errors: List[str]) -> List[Product]:
     """Products in ``<root>/etc/products.d``, in directory order as zypper lists them (it orders
     products with equal dates and the data files); ``baseproduct`` (a symlink) marks the base one."""
-    directory = os.path.join(root, PRODUCTS_DIR)
-    base = os.path.join(directory, "baseproduct")
-    base_target = os.path.basename(os.readlink(base)) if os.path.islink(base) else None
+    paths, base = files.product_files(root)
     products = []
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return []
-    for name in names:
-        if not name.endswith(".prod") or name == "baseproduct":
-            continue
-        path = os.path.join(directory, name)
+    for path in paths:
         try:
-            products.append(parse_product(read_data_file(path), isbase=(name == base_target)))
+            products.append(parse_product(files.read_text(path),
+                                          isbase=path.rpartition("/")[2] == base))
         except OSError as exc:
             errors.append(f"{path}: {exc.strerror or exc}")
         except ValueError as exc:
@@ -110,10 +65,9 @@ def lifecycle_rules(root: str, products: List[Product], errors: List[str],
     """Rules of every ``<product>.lifecycle`` file in the three data directories, in SUSE's order."""
     rules: List[Rule] = []
     for product in products:
-        for directory in DATA_DIRS:
-            path = os.path.join(root, directory, f"{product.name}.lifecycle")
+        for path in files.data_files(root, product.name):
             try:
-                text = read_data_file(path)
+                text = files.read_text(path)
             except OSError as exc:
                 if exc.errno != errno.ENOENT:
                     errors.append(f"{path}: cannot read: {exc.strerror or exc}")
