@@ -44,11 +44,6 @@ class Rule(NamedTuple):
     source: str
     line: int
 
-    @property
-    def wildcard(self) -> bool:
-        """Whether the name is a ``*`` pattern."""
-        return self.name_re is None and "*" in self.name
-
 
 @lru_cache(maxsize=4096)
 def _glob_parts(pattern: str) -> Tuple[str, ...]:
@@ -345,9 +340,8 @@ class _Names:
             yield names[i]
 
 
-def _matching(rule: Rule, packages: Dict[str, List[Package]],
-              names: _Names) -> List[Tuple[str, List[str]]]:
-    """(installed name, captures) of every name the rule's name matches, in name order."""
+def _matching(rule: Rule, names: _Names) -> List[Tuple[str, List[str]]]:
+    """(installed name, captures) of every name a wildcard or /regexp/ matches, in name order."""
     if rule.name_re is not None:
         search = rule.name_re.search  # /re/ is unanchored, like SUSE's
         found = []
@@ -356,8 +350,6 @@ def _matching(rule: Rule, packages: Dict[str, List[Package]],
             if match:
                 found.append((name, [g or "" for g in match.groups()]))
         return found
-    if "*" not in rule.name:
-        return [(rule.name, [])] if rule.name in packages else []
     result = []
     for name in names.starting(_glob_parts(rule.name)[0]):
         captures = glob_match(rule.name, name)
@@ -394,8 +386,8 @@ def apply_rules(rules: Sequence[Rule], installed: Dict[str, List[Package]],
             matches: List[Tuple[str, List[str]]] = [(rule.name, [])]
         else:
             try:
-                with budget():
-                    matches = _matching(rule, installed, names)
+                with budget() if rule.name_re is not None else nullcontext():
+                    matches = _matching(rule, names)
             except RegexpTooSlow:
                 errors.append(f"{rule.source}:{rule.line}: regular expression too slow, line skipped")
                 continue
