@@ -54,7 +54,7 @@ def build(work, name, version, release="1", vendor=SUSE, epoch=None, requires=()
     spec = os.path.join(top, "p.spec")
     with open(spec, "w") as handle:
         handle.write(f"Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: s\n"
-                     f"License: MIT\nVendor: {vendor}\nBuildArch: {arch}\n"
+                     f"License: MIT\nBuildArch: {arch}\n" + (f"Vendor: {vendor}\n" if vendor else "")
                      + (f"Epoch: {epoch}\n" if epoch else "")
                      + "".join(f"Requires: {r}\n" for r in requires)
                      + "%description\nd\n%files\n")
@@ -79,6 +79,7 @@ def root(tmp_path_factory):
         ("oldtool", "1.0"), ("libfoo2", "1.0"), ("libbar5-compat", "1.0"), ("bash", "5.2"),
         ("zeta", "1"), ("alpha", "1"), ("mid", "1"), ("vendorpkg", "1.0"), ("brokenpkg", "1.0"))]
     installed += [build(work, "python3-legacy", "3.6.15", vendor="SUSE"),
+                  build(work, "novendor", "1.0", vendor=None),
                   build(work, "epochpkg", "1.5", epoch=2), build(work, "epochok", "1.5", epoch=2),
                   build(work, LP, "3", "1.1", arch="x86_64")]
     for rpm in installed:  # one at a time: the database keeps this order (zeta before alpha)
@@ -89,7 +90,8 @@ def root(tmp_path_factory):
                 build(work, "python3-legacy", "3.11.9"),           # "SUSE LLC <...>": same class
                 build(work, "vendorpkg", "2.0", vendor="Other Vendor"),       # a vendor change
                 build(work, "brokenpkg", "2.0", requires=["not-in-any-repo"]),  # not installable
-                build(work, "brokenpkg", "1.5")):
+                build(work, "brokenpkg", "1.5"),
+                build(work, "novendor", "2.0", vendor=None)):  # no vendor is one vendor too
         shutil.copy(rpm, repo)
     subprocess.run(["createrepo_c", "--quiet", str(repo)], check=True)
     (r / "etc/zypp/repos.d").mkdir(parents=True)
@@ -135,6 +137,7 @@ def test_full_report_is_golden(root):
         products()
         + "\nPackage end of support if different from product:\n"
         + row("libbar5-compat", "Now, installed 1.0-1, successor available libbar5-2.0-1")
+        + row("novendor", "Now, installed 1.0-1, update available 2.0-1")
         + row("oldtool", "Now")
         + row(LP, f"{day(20)}, installed 3-1.1, update available 4-1.1", day(20))
         # the suffix is the last line whose name matched (3.11*), the date the line whose
@@ -158,7 +161,21 @@ def test_updates_are_what_zypper_list_updates_lists(root):
     theirs = {(u.get("name"), u.get("edition")) for u in listed.iter("update")}
     doc = json.loads(lifecycle("--root", root, "--json").stdout)
     ours = {(p["name"], p["update"]) for p in doc["packages"] if p["update"]}
-    assert ours == theirs == {(LP, "4-1.1"), ("python3-legacy", "3.11.9-1"), ("brokenpkg", "1.5-1")}
+    assert ours == theirs == {(LP, "4-1.1"), ("python3-legacy", "3.11.9-1"), ("brokenpkg", "1.5-1"),
+                              ("novendor", "2.0-1")}
+
+
+def test_updates_on_a_system_with_unmet_requirements_are_zypper_s_too(root, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    copy = tmp_path / "root"
+    shutil.copytree(root, copy, symlinks=True)
+    packages.rpm_install(str(copy), build(str(tmp_path), "needy", "1", requires=["not-there"]))
+    listed = ET.fromstring(zypper(str(copy), "--no-refresh", "-x", "lu"))
+    theirs = {(u.get("name"), u.get("edition")) for u in listed.iter("update")}
+    doc = json.loads(lifecycle("--root", str(copy), "--json").stdout)
+    assert {(p["name"], p["update"]) for p in doc["packages"] if p["update"]} == theirs
+    assert (LP, "4-1.1") in theirs
 
 
 def test_products_are_what_zypper_reads_from_the_prod_files(root):

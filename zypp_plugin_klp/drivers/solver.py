@@ -129,9 +129,11 @@ def _vendor_classes(pool: Any, root: str) -> None:
             return groups.get(lower, lower)
         return next((groups[p] for p in prefixes if lower.startswith(p)), lower)
 
+    import solv
+
     for s in pool.solvables_iter():
-        vendor = s.vendor or ""
-        s.vendor = vendor_class(vendor)
+        vendor = s.lookup_id(solv.SOLVABLE_VENDOR)  # 0 (none) is the empty vendor, as for libzypp
+        s.vendor = vendor_class(pool.id2str(vendor) if vendor else "")
 
 
 class Resolver:
