@@ -99,7 +99,7 @@ class RegexpBudget:
         import threading
 
         if threading.current_thread() is not threading.main_thread():
-            yield  # signals reach the main thread only; callers there are not attackable CLIs
+            yield  # no budget: signals reach the main thread only (every entry point runs there)
             return
         if self.left <= 0:
             raise RegexpTooSlow()
@@ -114,7 +114,7 @@ class RegexpBudget:
             yield
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
             self.left -= time.monotonic() - started
 
 
