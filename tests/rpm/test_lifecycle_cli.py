@@ -178,6 +178,19 @@ def test_updates_on_a_system_with_unmet_requirements_are_zypper_s_too(root, tmp_
     assert (LP, "4-1.1") in theirs
 
 
+def test_a_stale_zypp_cache_of_the_database_is_not_trusted(root, tmp_path):
+    """libsolv takes unchanged packages from zypp's @System cache, as libzypp does; packages
+    installed or erased since come from the rpm database itself."""
+    zypper(root, "--no-refresh", "-x", "lu")  # writes the cache
+    copy = with_data(root, tmp_path, f"freshpkg, *, {day(3)}\n")
+    assert os.path.isfile(copy / "var/cache/zypp/solv/@System/solv")
+    packages.rpm_install(str(copy), build(str(tmp_path), "freshpkg", "1"))
+    subprocess.run(packages.rpm_command(str(copy), "-e", "--nodeps", "zeta"), check=True,
+                   capture_output=True)
+    out = lifecycle("--root", str(copy)).stdout
+    assert row("freshpkg", day(3)) in out and "zeta" not in out and row("alpha", day(50)) in out
+
+
 def test_products_are_what_zypper_reads_from_the_prod_files(root):
     """Codestreams are top-level in the .prod files: zypper forwards them with --xmlfwd, as
     SUSE's tool reads them; an empty <endoflife> is time_t 0 (n/a)."""
