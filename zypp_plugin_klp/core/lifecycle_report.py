@@ -1,6 +1,5 @@
 """Render ``zypper lifecycle`` reports in SUSE's format (and XML for --save, JSON for --json)."""
 
-import json
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from .lifecycle import NA, NEVER, Package, Product, format_eol
@@ -154,6 +153,7 @@ def load_saved(text: str) -> Tuple[str, Dict[str, int], Set[Tuple[str, str, int]
 def report_json(products: Sequence[Product], packages: Sequence[Package], errors: Sequence[str],
                 date_text: Optional[str]) -> str:
     """``--json`` (schema zypper-lifecycle/1): end-of-life values as dates, "now", "never" or "n/a"."""
+    import json
 
     def value(eol: Optional[int]) -> Optional[str]:
         if eol is None:
