@@ -43,7 +43,8 @@ def _days(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
     if not DAYS_RANGE[0] <= days <= DAYS_RANGE[1]:
-        raise argparse.ArgumentTypeError(f"{days} is out of range ({DAYS_RANGE[0]} to {DAYS_RANGE[1]})")
+        low, high = DAYS_RANGE
+        raise argparse.ArgumentTypeError(f"{days} is out of range ({low} to {high})")
     return days
 
 

@@ -161,7 +161,8 @@ def ruby_regexp(pattern: str) -> str:
             continue
         flags = re.match(r"\(\?([imx]*)(?:-([imx]*))?([:)])", pattern[i:])
         if flags and (flags.group(1) or flags.group(2)):
-            on, off = (flags.group(1) or "").replace("m", "s"), (flags.group(2) or "").replace("m", "s")
+            on = (flags.group(1) or "").replace("m", "s")
+            off = (flags.group(2) or "").replace("m", "s")
             out.append(f"(?{on}{'-' + off if off else ''}{flags.group(3)}")
             i += flags.end()
             continue
@@ -389,7 +390,8 @@ def apply_rules(rules: Sequence[Rule], installed: Dict[str, List[Package]],
                 with budget() if rule.name_re is not None else nullcontext():
                     matches = _matching(rule, names)
             except RegexpTooSlow:
-                errors.append(f"{rule.source}:{rule.line}: regular expression too slow, line skipped")
+                errors.append(f"{rule.source}:{rule.line}: regular expression too slow, "
+                              "line skipped")
                 continue
         version, any_version = rule.version, rule.version == "*"
         for name, captures in matches:

@@ -1,5 +1,5 @@
 """Gather what ``zypper lifecycle`` reports: installed products, their lifecycle data, installed
-packages (rpm database) and the updates zypper would install (libsolv), with no zypper subprocess."""
+packages (rpm database) and the updates zypper would install (libsolv); no zypper subprocess."""
 
 import errno
 import time
@@ -46,7 +46,7 @@ class Report(NamedTuple):
 
 def installed_products(root: str, errors: List[str]) -> List[Product]:
     """Products in ``<root>/etc/products.d``, in directory order as zypper lists them (it orders
-    products with equal dates and the data files); ``baseproduct`` (a symlink) marks the base one."""
+    products with equal dates and the data files); ``baseproduct`` (a symlink) marks the base."""
     paths, base = files.product_files(root)
     products = []
     for path in paths:
@@ -62,7 +62,7 @@ def installed_products(root: str, errors: List[str]) -> List[Product]:
 
 def lifecycle_rules(root: str, products: List[Product], errors: List[str],
                     verbose: Optional[Callable[[str], None]] = None) -> List[Rule]:
-    """Rules of every ``<product>.lifecycle`` file in the three data directories, in SUSE's order."""
+    """Rules of every ``<product>.lifecycle`` file in the three data directories, SUSE's order."""
     rules: List[Rule] = []
     for product in products:
         for path in files.data_files(root, product.name):
@@ -89,7 +89,8 @@ class RegexpBudget:
     """Time budget for the lifecycle data's regular expressions: each line's work is stopped after
     ``per_line`` seconds, and all of them after ``total`` (SIGALRM; in the main thread only)."""
 
-    def __init__(self, per_line: float = REGEXP_SECONDS, total: float = REGEXP_TOTAL_SECONDS) -> None:
+    def __init__(self, per_line: float = REGEXP_SECONDS,
+                 total: float = REGEXP_TOTAL_SECONDS) -> None:
         self.per_line = per_line
         self.left = total
 
