@@ -70,10 +70,10 @@ def parser() -> argparse.ArgumentParser:
 def run(argv: List[str], now: Optional[int] = None) -> int:
     """Run the command; returns the exit status."""
     from ..core import lifecycle_report as out
-    from ..drivers.rpmdb import RpmDb
-    from ..errors import KlpError
     from ..drivers.lifecycle_files import read_text, repository_files
+    from ..errors import KlpError
     from ..services.lifecycle import gather
+    from ..wiring import open_resolver, open_rpmdb
 
     args = parser().parse_args(argv)
     now = int(time.time()) if now is None else now
@@ -83,13 +83,10 @@ def run(argv: List[str], now: Optional[int] = None) -> int:
         if args.verbose:
             say(line + "\n")
 
-    resolver = None
-    if repository_files(args.root):  # libsolv only where something can be updated
-        from ..drivers.solver import Resolver
-
-        resolver = Resolver(args.root)
+    # libsolv only where something can be updated
+    resolver = open_resolver(args.root) if repository_files(args.root) else None
     try:
-        data = gather(args.root, RpmDb(args.root), resolver, now, verbose)
+        data = gather(args.root, open_rpmdb(args.root), resolver, now, verbose)
     except KlpError as exc:
         sys.stderr.write(f"zypper lifecycle: {exc}\n")
         return EXIT_ERROR
