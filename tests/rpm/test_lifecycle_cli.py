@@ -423,3 +423,13 @@ def test_the_man_page_documents_every_option_and_the_differences():
         assert option in helptext and option in page
     for deviation in ("file", "YYYY-MM-DD", "usage errors", "quoted after a space", "rb_sysopen"):
         assert deviation in page
+
+
+def test_an_empty_database_directory_stays_empty_with_repositories(tmp_path):
+    """libsolv reads the database through librpm, which would create one where none is."""
+    (tmp_path / "var/lib/rpm").mkdir(parents=True)
+    (tmp_path / "etc/zypp/repos.d").mkdir(parents=True)
+    (tmp_path / "etc/zypp/repos.d/x.repo").write_text("[x]\nname=x\nbaseurl=file:///nowhere\n")
+    r = lifecycle("--root", str(tmp_path))
+    assert r.returncode == 1 and "No packages with end of support" in r.stdout
+    assert os.listdir(tmp_path / "var/lib/rpm") == []

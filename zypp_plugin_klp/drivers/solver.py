@@ -161,22 +161,24 @@ class Resolver:
         # libsolv finds no packages in an sqlite database, so give librpm the full path instead.
         import rpm
 
-        from .rpmdb import dbpath
+        from .rpmdb import dbpath, has_database
 
         database = os.path.join(self.root, dbpath(self.root).lstrip("/"))
         if not os.path.isdir(database):  # librpm would create an empty one
             raise SolverError(f"no rpm database in {self.root}")
-        # zypp's cache of the database, as libzypp itself uses it: unchanged headers are taken
-        # from it instead of being parsed again (a third of the time on 3,000 packages)
-        cache = os.path.join(self.root, "var/cache/zypp/solv/@System/solv")
-        reference = solv.xfopen(cache) if os.path.isfile(cache) else None
-        rpm.addMacro("_dbpath", database)
-        try:
-            ok = system.add_rpmdb_reffp(reference, 0) if reference else system.add_rpmdb(0)
-        finally:
-            rpm.delMacro("_dbpath")
-            if reference:
-                reference.close()
+        ok = True
+        if has_database(self.root):  # an empty directory: nothing installed, and none created
+            # zypp's cache of the database, as libzypp itself uses it: unchanged headers are
+            # taken from it instead of being parsed again (a third of the time on 3,000 packages)
+            cache = os.path.join(self.root, "var/cache/zypp/solv/@System/solv")
+            reference = solv.xfopen(cache) if os.path.isfile(cache) else None
+            rpm.addMacro("_dbpath", database)
+            try:
+                ok = system.add_rpmdb_reffp(reference, 0) if reference else system.add_rpmdb(0)
+            finally:
+                rpm.delMacro("_dbpath")
+                if reference:
+                    reference.close()
         if not ok:
             raise SolverError(f"cannot read the rpm database in {self.root}: {pool.errstr}")
         pool.installed = system
