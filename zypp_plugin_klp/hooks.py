@@ -46,6 +46,15 @@ class Hook:
 
         return may_load_now(open_kernel(self.root), self.environ, self.kernel)
 
+    def _other_kernel(self) -> bool:
+        """Whether this package's patch is for a kernel that is not the running one."""
+        from .drivers import host
+        from .wiring import open_kernel
+
+        running = open_kernel(self.root).kernel_release()
+        return bool(running) and running != self.kernel and \
+            not host.in_build_root(self.environ, self.root)
+
     def pre(self) -> int:
         from .services import report as reports
         from .wiring import open_kernel
@@ -71,13 +80,15 @@ class Hook:
 
     def postun(self) -> int:
         from .services import initrd, remove
-        from .wiring import runner
+        from .wiring import open_kernel, runner
 
         if self.count != 0:
             return 0  # an upgrade: the new version's scriptlets do the work
-        remove.after_erase(self.root, self.nvr, self.kernel)
-        self.say(f"{self.nvr} removed; the running kernel keeps the live patch until a reboot "
-                 "('zypper needs-rebooting' says so)")
+        if remove.after_erase(self.root, self.nvr, self.kernel, open_kernel(self.root).kernel_release()):
+            self.say(f"{self.nvr} removed; the running kernel keeps the live patch until a reboot "
+                     "('zypper needs-rebooting' says so)")
+        else:
+            self.say(f"{self.nvr} removed; kernel {self.kernel} is not running, no reboot needed")
         for message in initrd.regenerate(self.root, self.environ, runner()):
             self.say(f"warning: {message}")
         self._refresh_metrics(erased=self.nvr)
@@ -102,6 +113,9 @@ class Hook:
                     initrd.schedule(self.root, self.kernel)
                 except KlpError as exc:
                     self.say(f"warning: {exc}")
+        elif self._other_kernel():
+            self.say(f"{self.nvr} is for kernel {self.kernel}, which is not running: it will load "
+                     "when that kernel boots")
         for message in initrd.regenerate(self.root, self.environ, runner()):
             self.say(f"warning: {message}")
         self._refresh_metrics()

@@ -55,6 +55,7 @@ class Root:
         SimulatedKernel.create(self.root, parse_scenario(SCENARIO))
         os.makedirs(os.path.join(self.root, "etc/sysconfig"))
         os.makedirs(os.path.join(self.root, "lib/modules", RELEASE))
+        open(os.path.join(self.root, "lib/modules", RELEASE, "modules.dep"), "w").close()
         self.recorder = os.path.join(base, "dracut-recorder")
         with open(self.recorder, "w") as handle:
             handle.write(f"#!/bin/sh\necho \"$*\" >> {base}/initrd.log\n")

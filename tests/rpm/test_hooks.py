@@ -34,6 +34,7 @@ def root(sim, tmp_path):
     with open(os.path.join(r, "etc/sysconfig/bootloader"), "w") as handle:
         handle.write(f'INITRD_GENERATOR="{recorder}"\n')
     os.makedirs(os.path.join(r, "lib/modules", RELEASE))
+    open(os.path.join(r, "lib/modules", RELEASE, "modules.dep"), "w").close()  # installed
     return r
 
 
@@ -173,7 +174,7 @@ def test_state_writes_replace_symlinks_instead_of_following_them(root, tmp_path)
     victim.write_text("precious")
     os.makedirs(os.path.join(root, "run"), exist_ok=True)
     os.symlink(victim, os.path.join(root, remove.REBOOT_NEEDED))
-    remove.after_erase(root, f"{PKG}-1-1.1", RELEASE)
+    remove.after_erase(root, f"{PKG}-1-1.1", RELEASE, RELEASE)
     assert victim.read_text() == "precious"
     assert stat.S_ISREG(os.lstat(os.path.join(root, remove.REBOOT_NEEDED)).st_mode)
 

@@ -119,6 +119,7 @@ def test_never_mode_installs_without_loading(mock):
 
 def test_other_kernel_installs_without_loading(mock):
     os.makedirs(os.path.join(mock.upper, "lib/modules/6.1.0-27-default"))
+    open(os.path.join(mock.upper, "lib/modules/6.1.0-27-default/modules.dep"), "w").close()
     r = mock.zypper("in", "kernel-livepatch-6_1_0-27-default")
     assert r.returncode == 0, r.stdout + r.stderr
     assert mock.klp("patches").stdout == ""

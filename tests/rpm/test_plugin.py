@@ -78,6 +78,7 @@ def root(sim):
     with open(os.path.join(sim.root, "etc/sysconfig/bootloader"), "w") as handle:
         handle.write("INITRD_GENERATOR=/bin/true\n")
     os.makedirs(os.path.join(sim.root, "lib/modules", RELEASE), exist_ok=True)
+    open(os.path.join(sim.root, "lib/modules", RELEASE, "modules.dep"), "w").close()
     return sim.root
 
 

@@ -27,8 +27,12 @@ def same_file_paths(path: str) -> List[str]:
 
 
 def kernel_installed(root: str, release: str) -> bool:
-    """Whether ``root`` has the module directory of kernel ``release`` (either layout)."""
-    return any(os.path.isdir(os.path.join(root, base, release)) for base in MODULE_DIRS)
+    """Whether kernel ``release`` is installed in ``root`` (either layout): depmod's modules.dep or
+    its image. A live patch package alone creates ``<modules>/<release>/livepatch``, so the module
+    directory does not count."""
+    return any(os.path.exists(os.path.join(root, base, release, name))
+               for base in MODULE_DIRS for name in ("modules.dep", "vmlinuz")) or \
+        os.path.exists(os.path.join(root, f"boot/vmlinuz-{release}"))
 
 
 def read_info(root: str, name: str, module_path: str) -> Optional[str]:

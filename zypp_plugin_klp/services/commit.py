@@ -48,7 +48,11 @@ def after(root: str, environ: dict[str, str], steps: Sequence[Step], started: st
         actions += _ensure_loaded(root, environ, kernel, rpmdb, running, decide)
     for step in steps:
         if step.type == ERASE and step.name not in installed_names:
-            actions += _ensure_erase_notice(root, environ, step, run, decide)
+            if step.kernel == running:
+                actions += _ensure_erase_notice(root, environ, step, running, run, decide)
+            else:
+                decide(f"{step.nvr} was for kernel {step.kernel}, which is not running: "
+                       "no reboot needed")
     from .metrics import refresh_after_change
 
     problem = refresh_after_change(kernel, lambda: rpmdb)  # node_exporter's textfile, if set up
@@ -84,13 +88,13 @@ def _ensure_loaded(root: str, environ: dict[str, str], kernel: KernelDriver, rpm
     return [{"load": outcome.result, "message": outcome.message}]
 
 
-def _ensure_erase_notice(root: str, environ: dict[str, str], step: Step, run: Runner,
-                         decide: Decide) -> list[dict[str, Any]]:
+def _ensure_erase_notice(root: str, environ: dict[str, str], step: Step, running: str,
+                         run: Runner, decide: Decide) -> list[dict[str, Any]]:
     from . import initrd, remove
 
     if any(n.package == step.nvr for n in remove.notices(root)):
         decide(f"{step.nvr}: reboot notice already recorded by %postun")
         return []
-    remove.after_erase(root, step.nvr, step.kernel or "")
+    remove.after_erase(root, step.nvr, step.kernel or "", running)
     messages = initrd.regenerate(root, environ, run)
     return [{"erase": step.nvr, "initrd": messages or "ok"}]

@@ -47,7 +47,7 @@ def regenerate(root: str, environ: Dict[str, str], run: Runner) -> List[str]:
     messages = []
     for flag in flags:
         if flag != "all" and not kernel_installed(root, flag):
-            messages.append(f"kernel {flag} is not installed; not regenerating its initrd")
+            # nothing to rebuild: that kernel's own install builds its initrd, live patch included
             host.remove_file(root, f"{FLAGS}/{flag}")
             continue
         argv = [generator, "-f", "--regenerate-all"] if flag == "all" else [generator, "-f", "--kver", flag]

@@ -16,9 +16,13 @@ def notices(root: str) -> list[RebootNotice]:
     return load_notices(root)
 
 
-def after_erase(root: str, package: str, kernel_release: str, now: float = 0.0) -> RebootNotice:
-    """Schedule the initrd rebuild and leave the reboot notice; return the notice recorded."""
+def after_erase(root: str, package: str, kernel_release: str, running: str,
+                now: float = 0.0) -> RebootNotice | None:
+    """Schedule the initrd rebuild and, when the patch was for the ``running`` kernel, leave the
+    reboot notice; return the notice recorded (None: another kernel's patch, no reboot needed)."""
     initrd.schedule(root, kernel_release)
+    if running != kernel_release:
+        return None  # e.g. purge-kernels removing an old kernel's patch: the running one is unchanged
     notice = RebootNotice(
         package=package,
         kernel=kernel_release,

@@ -25,6 +25,12 @@ BASE_PROVIDES = ("/bin/sh", "/usr/bin/sh", "/bin/bash", "/usr/bin/python3", "pyt
 RECORDER = "opt/klp-test/dracut"
 INITRD_LOG = "var/log/klp-test-initrd.log"
 DEFAULT_RELEASE = "6.1.0-26-default"
+# What SLE ships in /etc/zypp/zypp.conf (the rest of its file is comments): kernels, and whatever
+# provides multiversion(kernel), install side by side and are purged by 'zypper purge-kernels'.
+SLE_ZYPP_CONF = """[main]
+multiversion = provides:multiversion(kernel)
+multiversion.kernels = latest,latest-1,running
+"""
 
 
 def missing_capabilities() -> Optional[str]:
@@ -89,12 +95,14 @@ class MockRoot:
         _write(os.path.join(root, "etc/group"), "root:x:0:\n")
         # rpm inside the chroot (scriptlets, zypper) must use the root's database, as on SUSE
         _write(os.path.join(root, "etc/rpm/macros.dbpath"), "%_dbpath /var/lib/rpm\n")
+        _write(os.path.join(root, "etc/zypp/zypp.conf"), SLE_ZYPP_CONF)
         _write(os.path.join(root, RECORDER),
                f'#!/bin/sh\necho "$*" >> /{INITRD_LOG}\n', 0o755)
         _write(os.path.join(root, "etc/sysconfig/bootloader"), f'INITRD_GENERATOR="/{RECORDER}"\n')
         state = scenario or default_scenario()
         SimulatedKernel.create(root, state)
-        os.makedirs(os.path.join(self.upper, "lib/modules", state.release), exist_ok=True)
+        # the running kernel is installed (depmod's file is how klp tells an installed kernel)
+        _write(os.path.join(self.upper, "lib/modules", state.release, "modules.dep"), "")
         base = packages.build_base_rpm(os.path.join(self.base, "build"), provides)
         self.rpm("-i", "--nodeps", base, check=True)
         if product_rpm:
@@ -108,7 +116,9 @@ class MockRoot:
         wrapped = ["unshare", "--mount", "--propagation", "private", "--",
                    sys.executable, "-m", "zypp_plugin_klp.testing.nsexec",
                    self.root, self.upper, self.work, "--", *argv]
+        # zypper --root reads the host's zypp.conf unless told otherwise: use the root's (SLE's)
         full_env = {**os.environ, "ZYPP_LOGFILE": self.log, "ZYPP_LOCKFILE_ROOT": self.root,
+                    "ZYPP_CONF": os.path.join(self.root, "etc/zypp/zypp.conf"),
                     **(env or {})}
         result = subprocess.run(wrapped, capture_output=True, text=True, env=full_env,
                                 timeout=timeout, input=stdin)
@@ -122,6 +132,7 @@ class MockRoot:
         """Run ``argv`` chrooted into ROOT, where zypper's root is ``/`` and so its commit plugins
         run (libzypp skips them for ``--root``)."""
         inside = {"ZYPP_LOGFILE": "/var/log/zypper.log", "ZYPP_LOCKFILE_ROOT": "/",
+                  "ZYPP_CONF": "/etc/zypp/zypp.conf",
                   "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **(env or {})}
         return self.run("chroot", self.root, *argv, env=inside, **kw)
 

@@ -41,7 +41,7 @@ def build_livepatch_rpm(workdir: str, ko_path: str, release: str, version: str =
         handle.write(f"""Name: {package_name(release)}
 Version: {version}
 Release: {rel}
-Summary: Kernel live patch {version} for {release}
+Summary: Kernel live patch module
 License: GPL-2.0-only
 Source0: {module}
 %description
