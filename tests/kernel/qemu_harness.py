@@ -8,7 +8,10 @@ import re
 import shutil
 import subprocess
 import sys
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
+
+if TYPE_CHECKING:
+    from zypp_plugin_klp.testing.mockroot import MockRoot
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KMOD_SOURCES = os.path.join(REPO, "fixtures", "kmod")
@@ -188,42 +191,31 @@ echo o > /proc/sysrq-trigger
 """
 
 
-def build_dracut_initrd(release: str, livepatches: List[str], out: str) -> str:
-    """Build an initrd with the real (private) dracut and our kernel-livepatch module, with the
-    given live patch files appearing in /lib/modules/<release>/livepatch (an overlay in a private
-    mount namespace: nothing is written to the host's /lib/modules)."""
-    base = os.path.join(out, "dracut")
-    shutil.copytree(PRIVATE_DRACUT, base, symlinks=True)
-    shutil.copytree(os.path.join(REPO, "dracut", "90kernel-livepatch"),
-                    os.path.join(base, "usr/lib/dracut/modules.d/90kernel-livepatch"))
-    upper, work = os.path.join(out, "modules-upper"), os.path.join(out, "modules-work")
-    os.makedirs(os.path.join(upper, "livepatch"))
-    os.makedirs(work)
-    for ko in livepatches:
-        shutil.copy(ko, os.path.join(upper, "livepatch"))
-    hook = os.path.join(out, "klp-report.sh")
-    with open(hook, "w", encoding="utf-8") as handle:
-        handle.write(REPORT_HOOK)
-    os.chmod(hook, 0o755)
-    image = os.path.join(out, "initrd-dracut.img")
-    tmp = os.path.join(out, "dracut-tmp")
-    os.makedirs(tmp)
-    os.makedirs(os.path.join(out, "none"))  # an empty configuration directory: no host config
-    modules = f"/lib/modules/{release}"
-    dracut = [os.path.join(base, "usr/bin/dracut"), "--force", "--no-hostonly", "--no-compress",
-              "--no-early-microcode", "--conf", "/dev/null", "--confdir", os.path.join(out, "none"),
-              "--tmpdir", tmp, "-m", "bash base kernel-livepatch",
-              "--include", hook, "/lib/dracut/hooks/cmdline/05-klp-report.sh",
-              "--kver", release, image]
-    script = ["unshare", "--mount", "--propagation", "private", "--",
-              "sh", "-c", 'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$1" && '
-              'shift 3 && exec "$@"', "sh", modules, upper, work, *dracut]
-    env = {**os.environ, "dracutbasedir": os.path.join(base, "usr/lib/dracut")}
-    result = subprocess.run(script, capture_output=True, text=True, env=env, timeout=300)
-    if result.returncode != 0 or not os.path.exists(image):
-        raise RuntimeError(f"dracut failed ({result.returncode}):\n{result.stdout[-2000:]}"
-                           f"{result.stderr[-2000:]}")
-    return image
+GENERATOR = """#!/bin/sh
+# INITRD_GENERATOR for the test (klp-hook calls it as: -f --kver RELEASE): the machine's dracut with
+# the modules the test needs (all the others would only make the initrd slower to build) and the
+# report hook, writing /boot/initrd-RELEASE.
+exec /usr/bin/dracut --no-hostonly --no-compress --no-early-microcode --conf /dev/null \\
+    --confdir /var/empty -m "bash base kernel-livepatch" \\
+    --include /opt/klp-test/klp-report.sh /lib/dracut/hooks/cmdline/05-klp-report.sh \\
+    "$@" "/boot/initrd-$3"
+"""
+
+
+def use_real_dracut(mock: "MockRoot") -> None:
+    """Give a mock root the machine's dracut (the private unpacked copy, into its /usr overlay)
+    and make it the root's initrd generator, so that klp-hook's rebuilds are real initrds."""
+    shutil.copytree(os.path.join(PRIVATE_DRACUT, "usr"), mock.upper, symlinks=True,
+                    dirs_exist_ok=True)
+    for sub in ("boot", "var/tmp", "var/empty"):
+        os.makedirs(os.path.join(mock.root, sub), exist_ok=True)
+    for name, text in (("klp-report.sh", REPORT_HOOK), ("dracut-real", GENERATOR)):
+        path = os.path.join(mock.root, "opt/klp-test", name)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(path, 0o755)
+    with open(os.path.join(mock.root, "etc/sysconfig/bootloader"), "w", encoding="utf-8") as handle:
+        handle.write('INITRD_GENERATOR="/opt/klp-test/dracut-real"\n')
 
 
 def boot_console(release: str, image: str, timeout: int = 120) -> str:
