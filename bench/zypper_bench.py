@@ -53,7 +53,8 @@ def timed(fn) -> float:  # type: ignore[no-untyped-def]
 def product_rpm(work: str) -> str:
     subprocess.run(["make", "--no-print-directory", "-C", PROJECT, "rpm", f"RPMTOP={work}/product"],
                    check=True, capture_output=True)
-    (rpm,) = [os.path.join(d, f) for d, _, fs in os.walk(f"{work}/product/RPMS") for f in fs]
+    (rpm,) = [os.path.join(d, f) for d, _, fs in os.walk(f"{work}/product/RPMS") for f in fs
+              if not f.startswith("zypp-plugin-klp-testing-")]
     return rpm
 
 

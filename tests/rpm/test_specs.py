@@ -23,7 +23,7 @@ def test_product_rpm_builds_with_make_rpm(tmp_path):
     r = subprocess.run(["make", "--no-print-directory", "-C", REPO, "rpm", f"RPMTOP={top}"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    (rpm,) = (top / "RPMS" / "noarch").glob("zypp-plugin-klp-*.noarch.rpm")
+    (rpm,) = (top / "RPMS" / "noarch").glob("zypp-plugin-klp-[0-9]*.noarch.rpm")
     files = query(str(rpm), "-l").splitlines()
     for wanted in ("/usr/bin/klp", "/usr/bin/kgr", "/usr/lib/zypp-plugin-klp/klp-hook",
                    "/etc/sysconfig/livepatching", "/usr/share/man/man8/klp.8",

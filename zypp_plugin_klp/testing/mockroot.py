@@ -9,6 +9,7 @@ createrepo_c repository, and a recording stand-in for dracut. Nothing is written
 rpm database, /usr or /run; the overlay disappears with each command's namespace.
 """
 
+import glob
 import os
 import shutil
 import subprocess
@@ -60,6 +61,13 @@ processes:
 """, "<default scenario>")
 
 
+def with_testing(product_rpm: str) -> List[str]:
+    """``product_rpm`` and the zypp-plugin-klp-testing RPM beside it, if any: the simulated
+    kernel that a mock root runs lives in the testing subpackage."""
+    folder = os.path.dirname(os.path.abspath(product_rpm))
+    return [product_rpm, *sorted(glob.glob(os.path.join(folder, "zypp-plugin-klp-testing-*.rpm")))]
+
+
 class MockRoot:
     """A throwaway root under ``base`` (``base/root`` is what rpm and zypper see as /)."""
 
@@ -106,7 +114,7 @@ class MockRoot:
         base = packages.build_base_rpm(os.path.join(self.base, "build"), provides)
         self.rpm("-i", "--nodeps", base, check=True)
         if product_rpm:
-            self.rpm("-U", "--nodeps", product_rpm, check=True)
+            self.rpm("-U", "--nodeps", *with_testing(product_rpm), check=True)
         return self
 
     # -- running -------------------------------------------------------------------------------

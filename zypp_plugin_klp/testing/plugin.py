@@ -2,7 +2,8 @@
 
 Fixtures:
     klp_product_rpm: path of the zypp-plugin-klp RPM to install into mock roots
-        (``--klp-rpm PATH`` or ``KLP_PRODUCT_RPM``; built with ``make rpm`` from a source checkout).
+        (``--klp-rpm PATH`` or ``KLP_PRODUCT_RPM``; built with ``make rpm`` from a source checkout);
+        the zypp-plugin-klp-testing RPM in the same directory is installed with it.
     klp_mockroot: a fresh :class:`~zypp_plugin_klp.testing.mockroot.MockRoot` with that RPM
         installed and the default simulated system running kernel 6.1.0-26-default
         (``--klp-kernel RELEASE`` changes it).
@@ -63,7 +64,7 @@ def klp_product_rpm(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
                            capture_output=True, text=True)
     if built.returncode != 0:
         pytest.fail(f"make rpm failed:\n{built.stdout}{built.stderr}")
-    (rpm,) = glob.glob(os.path.join(top, "RPMS", "noarch", "zypp-plugin-klp-*.rpm"))
+    (rpm,) = glob.glob(os.path.join(top, "RPMS", "noarch", "zypp-plugin-klp-[0-9]*.rpm"))
     return rpm
 
 
