@@ -20,6 +20,7 @@ from ..sim.scenario import parse_scenario
 from ..sim.model import SimState
 from ..sim.driver import SimulatedKernel
 from . import packages
+from .repodata import RepoExtras
 
 BASE_PROVIDES = ("/bin/sh", "/usr/bin/sh", "/bin/bash", "/usr/bin/python3", "python3", "python3-base",
                  "python3-rpm", "python3-solv", "python3-PyYAML", "coreutils", "kmod")
@@ -78,6 +79,7 @@ class MockRoot:
         self.work = os.path.join(self.base, "usr-work")
         self.repo = os.path.join(self.root, "srv/klp-repo")
         self.log = os.path.join(self.base, "zypper.log")
+        self.extras = RepoExtras()
 
     # -- creation ------------------------------------------------------------------------------
     def create(self, product_rpm: Optional[str], scenario: Optional[SimState] = None,
@@ -164,6 +166,7 @@ class MockRoot:
             shutil.copy(rpm, self.repo)
         subprocess.run(["createrepo_c", "--quiet", "--update", self.repo], check=True,
                        capture_output=True)
+        self.extras.add(self.repo)  # patterns.xml and updateinfo.xml, as a SLE repository has
         if not os.path.exists(os.path.join(self.root, "etc/zypp/repos.d/local.repo")):
             _write(os.path.join(self.root, "etc/zypp/repos.d/local.repo"),
                    f"[local]\nname=local\nbaseurl=file://{self.repo}\nenabled=1\nautorefresh=1\n"

@@ -22,6 +22,11 @@ def _rpm_supports_force_debian() -> List[str]:
     return RPM_QUIET if probe.returncode == 0 else []
 
 
+def force_debian() -> List[str]:
+    """``--force-debian`` where this rpm knows it (Debian's), else nothing."""
+    return _rpm_supports_force_debian()
+
+
 def build_livepatch_rpm(workdir: str, ko_path: str, release: str, version: str = "1",
                         rel: str = "1.1", changelog: str = "- Initial kernel live patch",
                         modules_dir: str = "/lib/modules") -> str:
