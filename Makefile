@@ -2,22 +2,30 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+# What make demo needs (it runs on Debian's python3 with the distribution's bindings, no venv).
+DEMO_APT_PACKAGES := python3-rpm python3-solv python3-yaml rpm zypper createrepo-c
 # qemu, the kernel image and its headers in one apt run so their versions match (tests/kernel).
-APT_PACKAGES := python3-venv python3-rpm python3-solv python3-yaml rpm zypper createrepo-c \
-                busybox-static kmod groff-base make gcc qemu-system-x86 linux-image-amd64 \
-                linux-headers-amd64 prometheus prometheus-node-exporter monitoring-plugins-basic
+APT_PACKAGES := $(DEMO_APT_PACKAGES) python3-venv busybox-static kmod groff-base make gcc \
+                qemu-system-x86 linux-image-amd64 linux-headers-amd64 prometheus \
+                prometheus-node-exporter monitoring-plugins-basic
 PIP_PACKAGES := pytest pytest-mock PyYAML hypothesis mypy
 
-.PHONY: setup deps test demo bench clean rpm fuzz reliability
+.PHONY: setup deps demo-deps test demo bench clean rpm fuzz reliability
 
-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do \
+# $(call apt_install,PACKAGES): install those of PACKAGES that are missing, in one apt run.
+apt_install = missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages: $$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	        apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+deps:
+	@$(call apt_install,$(APT_PACKAGES))
+
+demo-deps:
+	@$(call apt_install,$(DEMO_APT_PACKAGES))
 
 $(VENV)/.ready: setup.cfg pyproject.toml Makefile
 	$(MAKE) --no-print-directory deps
@@ -41,8 +49,9 @@ setup: deps $(VENV)/.ready $(DRACUT)
 test: setup
 	$(PY) -m pytest
 
-demo: setup
-	$(PY) fixtures/demo.py
+# Only what the demo needs: no venv, no PyPI, no qemu or kernel (make test installs those).
+demo: demo-deps
+	PYTHONPATH=$(CURDIR) /usr/bin/python3 fixtures/demo.py
 
 # Byte-compile first, as the RPM does at install time: PYTHONDONTWRITEBYTECODE may be set here.
 bench: setup
@@ -58,7 +67,7 @@ VERSION := $(shell sed -n 's/^version = //p' setup.cfg)
 RPMTOP := $(CURDIR)/out/rpmbuild
 
 # The product's own noarch RPM, built with the real rpmbuild and a private rpm database.
-rpm: deps
+rpm: demo-deps
 	rm -rf $(RPMTOP) && mkdir -p $(RPMTOP)/SOURCES
 	git ls-files -co --exclude-standard | grep -v '^out/' | \
 	    tar --transform 's,^,zypp-plugin-klp-$(VERSION)/,' -czf $(RPMTOP)/SOURCES/zypp-plugin-klp-$(VERSION).tar.gz -T -
