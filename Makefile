@@ -10,7 +10,7 @@ APT_PACKAGES := $(DEMO_APT_PACKAGES) python3-venv busybox-static kmod groff-base
                 prometheus-node-exporter monitoring-plugins-basic
 PIP_PACKAGES := pytest pytest-mock PyYAML hypothesis mypy
 
-.PHONY: setup deps demo-deps test demo bench clean rpm fuzz reliability
+.PHONY: setup deps demo-deps test demo sandbox bench clean rpm fuzz reliability
 
 # $(call apt_install,PACKAGES): install those of PACKAGES that are missing, in one apt run.
 apt_install = missing=$$(for p in $(1); do \
@@ -52,6 +52,11 @@ test: setup
 # Only what the demo needs: no venv, no PyPI, no qemu or kernel (make test installs those).
 demo: demo-deps
 	PYTHONPATH=$(CURDIR) /usr/bin/python3 fixtures/demo.py
+
+# A server to try live patching on, kept until 'bin/klp-sandbox destroy $(SANDBOX)'.
+SANDBOX ?= out/sandbox
+sandbox: demo-deps
+	PYTHONPATH=$(CURDIR) /usr/bin/python3 fixtures/sandbox.py $(SANDBOX)
 
 # Byte-compile first, as the RPM does at install time: PYTHONDONTWRITEBYTECODE may be set here.
 bench: setup

@@ -59,7 +59,7 @@ class RpmDb:
     """Read-only view of the rpm database in ``root``."""
 
     def __init__(self, root: str = "/") -> None:
-        self.root = root
+        self.root = os.path.abspath(root)  # rpm takes a relative root as nothing found
 
     def owner(self, path: str) -> Optional[InstalledPackage]:
         """The installed package that owns ``path`` (a path inside the root), or None."""

@@ -2,11 +2,12 @@
 
 A MockRoot is a directory ROOT with a busybox-free minimal layout: ``/usr`` is, in a private
 mount namespace per command, an overlay of the host's ``/usr`` (so ``/bin/sh`` and Python with
-the rpm bindings work inside the chroot that rpm runs scriptlets in) whose writes land in an
-upper directory beside ROOT. ROOT has its own rpm database, a base package that provides what
-the host's /usr brings, a simulated kernel at ``ROOT/sys`` and ``ROOT/proc``, a local
-createrepo_c repository, and a recording stand-in for dracut. Nothing is written to the host's
-rpm database, /usr or /run; the overlay disappears with each command's namespace.
+the rpm bindings work inside the chroot that rpm runs scriptlets in) whose writes land in
+``ROOT/usr`` itself (the upper layer), so that after the command ``klp --root ROOT`` from outside
+sees the same packaged files as inside. ROOT has its own rpm database, a base package that
+provides what the host's /usr brings, a simulated kernel at ``ROOT/sys`` and ``ROOT/proc``, a
+local createrepo_c repository, and a recording stand-in for dracut. Nothing is written to the
+host's rpm database, /usr or /run; the overlay disappears with each command's namespace.
 """
 
 import glob
@@ -70,12 +71,13 @@ def with_testing(product_rpm: str) -> List[str]:
 
 
 class MockRoot:
-    """A throwaway root under ``base`` (``base/root`` is what rpm and zypper see as /)."""
+    """A throwaway root: ``root`` (default ``base/root``) is what rpm and zypper see as /, ``base``
+    holds the rest (overlay work directory, zypper's log, built helper packages)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, root: Optional[str] = None) -> None:
         self.base = os.path.abspath(base)
-        self.root = os.path.join(self.base, "root")
-        self.upper = os.path.join(self.base, "usr-upper")
+        self.root = os.path.abspath(root) if root else os.path.join(self.base, "root")
+        self.upper = os.path.join(self.root, "usr")  # the overlay's upper layer is ROOT/usr itself
         self.work = os.path.join(self.base, "usr-work")
         self.repo = os.path.join(self.root, "srv/klp-repo")
         self.log = os.path.join(self.base, "zypper.log")
@@ -121,8 +123,10 @@ class MockRoot:
 
     # -- running -------------------------------------------------------------------------------
     def run(self, *argv: str, env: Optional[Dict[str, str]] = None, check: bool = False,
-            timeout: float = 300.0, stdin: str = "") -> subprocess.CompletedProcess:
-        """Run ``argv`` on the host side, in a private mount namespace with ROOT/usr mounted."""
+            timeout: Optional[float] = 300.0, stdin: str = "",
+            capture: bool = True) -> subprocess.CompletedProcess:
+        """Run ``argv`` on the host side, in a private mount namespace with ROOT/usr mounted
+        (``capture=False``: attached to this terminal, no timeout, for interactive use)."""
         wrapped = ["unshare", "--mount", "--propagation", "private", "--",
                    sys.executable, "-m", "zypp_plugin_klp.testing.nsexec",
                    self.root, self.upper, self.work, "--", *argv]
@@ -130,6 +134,8 @@ class MockRoot:
         full_env = {**os.environ, "ZYPP_LOGFILE": self.log, "ZYPP_LOCKFILE_ROOT": self.root,
                     "ZYPP_CONF": os.path.join(self.root, "etc/zypp/zypp.conf"),
                     **(env or {})}
+        if not capture:
+            return subprocess.run(wrapped, env=full_env)
         result = subprocess.run(wrapped, capture_output=True, text=True, env=full_env,
                                 timeout=timeout, input=stdin)
         if check and result.returncode != 0:
