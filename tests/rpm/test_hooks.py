@@ -147,6 +147,23 @@ def test_upgrade_replaces_and_erase_leaves_reboot_notice(root, tmp_path, build_k
     assert initrd_log(tmp_path)[-1] == f"-f --kver {RELEASE}"
 
 
+@pytest.mark.parametrize("installed", [False, True])
+def test_erasing_another_kernels_patch_needs_no_reboot(root, tmp_path, capsys, installed):
+    other, release = "kernel-livepatch-6_1_0-27-default", "6.1.0-27-default"
+    os.makedirs(os.path.join(root, "lib/modules", release, "livepatch"))  # the package's directory
+    if installed:
+        open(os.path.join(root, "lib/modules", release, "modules.dep"), "w").close()
+    assert hook(root, "posttrans", other, "1-1.1") == 0
+    assert capsys.readouterr().err == (f"klp: {other}-1-1.1 is for kernel {release}, which is not "
+                                       "running: it will load when that kernel boots\n")
+    assert hook(root, "postun", other, "1-1.1", "0") == 0
+    assert capsys.readouterr().err == f"klp: {other}-1-1.1 removed; kernel {release} is not running, " \
+        "no reboot needed\n"
+    assert not os.path.exists(os.path.join(root, remove.REBOOT_NEEDED)) and remove.notices(root) == []
+    assert initrd_log(tmp_path) == ([f"-f --kver {release}"] if installed else [])
+    assert initrd.pending(root) == []
+
+
 def test_failing_generator_keeps_the_flag_and_names_the_command(root, tmp_path, capsys):
     with open(os.path.join(root, "etc/sysconfig/bootloader"), "w") as handle:
         handle.write("INITRD_GENERATOR=/bin/false\n")
