@@ -96,7 +96,7 @@ def create(directory: str, scenario: Optional[str], rpm: Optional[str], publish:
             raise SandboxError(f"no such RPM: {path}")
     state = default_scenario()
     if scenario:
-        from ..core.scenario import parse_scenario
+        from ..sim.scenario import parse_scenario
 
         try:
             with open(scenario, encoding="utf-8") as handle:
