@@ -44,7 +44,17 @@ $(DRACUT):
 	    (apt-get update -qq && apt-get download dracut-core dracut 2>/dev/null))
 	for deb in .cache/dracut-debs/*.deb; do dpkg -x $$deb .cache/dracut; done
 
-setup: deps $(VENV)/.ready $(DRACUT)
+# Fleet engines (tests/fleet) in a venv of their own: Salt and ansible-core pin Jinja2, PyYAML and
+# more, which must not move under the product's test venv. Rebuilt only when this line changes.
+FLEET_VENV := .cache/fleet-venv
+FLEET_PIP_PACKAGES := salt~=3008.0 ansible-core~=2.19.0
+$(FLEET_VENV)/.ready-salt3008-ansible219:
+	rm -rf $(FLEET_VENV)
+	/usr/bin/python3 -m venv $(FLEET_VENV)
+	$(FLEET_VENV)/bin/pip install -q --disable-pip-version-check $(FLEET_PIP_PACKAGES)
+	touch $@
+
+setup: deps $(VENV)/.ready $(DRACUT) $(FLEET_VENV)/.ready-salt3008-ansible219
 
 test: setup
 	$(PY) -m pytest
