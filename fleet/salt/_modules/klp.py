@@ -29,7 +29,8 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 # zypper(8): the install happened; 102 reboot needed, 103 restart of zypper suggested.
 ZYPPER_DONE = (0, 102, 103)
 UYUNI_PREFIXES = ("livepatch", "kgraft")
-PLAN = re.compile(r"^(?:update|downgrade) (\S+) from (\S+) to (\S+):$", re.M)
+# klp update/downgrade's first line: "update PKG from V-R to V-R:" / "update PKG (not installed) to V-R:"
+PLAN = re.compile(r"^(?:update|downgrade) (\S+) (?:from \S+|\(not installed\)) to (\S+):$", re.M)
 
 
 def _setting(name, default=None):
@@ -196,14 +197,14 @@ def _change(command, test):
         if rc != EXIT_OK and plan is None:
             raise _error(rc, err or out)
         return {"result": True, "retcode": rc, "old": old, "new": old, "changed": False,
-                "planned": plan.group(3) if plan else None, "package": plan.group(1) if plan else None,
+                "planned": plan.group(2) if plan else None, "package": plan.group(1) if plan else None,
                 "comment": out.strip()}
     rc, out, err = _run(command, "-n")
     plan = PLAN.search(out)
     new = _active_rpm()
     done = rc in ZYPPER_DONE
     return {"result": done, "retcode": rc, "old": old, "new": new, "changed": old != new,
-            "planned": plan.group(3) if plan else None, "package": plan.group(1) if plan else None,
+            "planned": plan.group(2) if plan else None, "package": plan.group(1) if plan else None,
             "comment": out.strip() if done else (out + err).strip()}
 
 

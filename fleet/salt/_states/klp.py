@@ -85,7 +85,8 @@ def patched(name, version=None, timeout=60, interval=1):
     if not done["result"]:
         ret.update(changes=changes, comment=f"klp update exited {done['retcode']}: {done['comment']}")
         return ret
-    return _settled(ret, timeout, interval, done["comment"].splitlines()[0], changes)
+    what = f"installed {plan['package']} {plan['planned']}"
+    return _settled(ret, timeout, interval, what, changes)
 
 
 def _settled(ret, timeout, interval, comment, changes):
