@@ -132,12 +132,31 @@ class Salt:
         return self._json([os.path.join(FLEET_BIN, "salt-run"), "-c", self.master_conf,
                            "--out=json", *args], timeout, True)
 
-    def event_listener(self, tagmatch: str) -> subprocess.Popen:
-        """``salt-run state.event`` printing the first event whose tag matches, then exiting."""
-        return subprocess.Popen([os.path.join(FLEET_BIN, "salt-run"), "-c", self.master_conf,
-                                 "state.event", f"tagmatch={tagmatch}", "count=1", "--out=json"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+    def wait_event(self, tagmatch: str, trigger: Any, match: Any, timeout: float = 60) -> Dict[str, Any]:
+        """Listen to the master's event bus (``salt-run state.event``), call ``trigger()``, and
+        return the first event whose tag matches and for which ``match(tag, data)`` holds."""
+        listener = subprocess.Popen([os.path.join(FLEET_BIN, "salt-run"), "-c", self.master_conf,
+                                     "state.event", f"tagmatch={tagmatch}", "count=-1"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                    start_new_session=True)
+        seen = []
+        try:
+            trigger()
+            deadline = time.monotonic() + timeout
+            assert listener.stdout is not None
+            while time.monotonic() < deadline:
+                line = listener.stdout.readline()  # one "TAG\tDATA" line per event
+                if not line:
+                    break
+                tag, _, data = line.rstrip("\n").partition("\t")
+                event = json.loads(data)
+                seen.append((tag, event))
+                if match(tag, event):
+                    return {"tag": tag, "data": event}
+        finally:
+            os.killpg(listener.pid, signal.SIGTERM)
+            listener.wait()
+        raise AssertionError(f"no matching event for {tagmatch} within {timeout}s: {seen}")
 
     def master_rss_kib(self) -> int:
         """Resident memory of the master's process group (all its worker processes)."""

@@ -205,19 +205,15 @@ def test_patched_end_to_end_reports_changes_and_is_idempotent(fleet):
 
 
 def test_beacon_fires_after_a_transition_and_refreshes_the_grain(fleet):
-    salt, mocks = fleet
-    listener = salt.event_listener("salt/beacon/m1/klp/*")
-    try:
-        down = salt.cli("m1", "klp.downgrade")["m1"]
-        assert down["result"] is True and down["new"] == f"{PKG}-1-1.1.x86_64", down
-        out, err = listener.communicate(timeout=60)
-    finally:
-        if listener.poll() is None:
-            listener.kill()
-            listener.wait()
-    tag, _, data = out.strip().partition("\t")
-    assert tag == "salt/beacon/m1/klp/active/", out + err
-    event, _ = json.JSONDecoder().raw_decode(data)  # state.event prints "TAG\tDATA", then null
-    assert event["new"]["active"] == f"{PKG}-1-1.1.x86_64"
-    assert event["old"]["active"] == f"{PKG}-2-1.1.x86_64"
-    assert salt.cli("m1", "grains.get", "klp:rpm")["m1"] == f"{PKG}-1-1.1.x86_64"
+    salt, _ = fleet
+    downgraded = {}
+
+    def downgrade():
+        downgraded.update(salt.cli("m1", "klp.downgrade")["m1"])
+
+    event = salt.wait_event("salt/beacon/m1/klp/*", downgrade,
+                            lambda tag, data: data.get("new", {}).get("active") == "livepatch_1_1_1")
+    assert downgraded["result"] is True and downgraded["new"] == f"{PKG}-1-1.1.x86_64", downgraded
+    assert event["tag"] == "salt/beacon/m1/klp/active"
+    assert event["data"]["old"]["active"] == "livepatch_2_1_1"
+    assert salt.cli("m1", "grains.get", "klp:active")["m1"] == "livepatch_1_1_1"

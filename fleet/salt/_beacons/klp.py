@@ -8,8 +8,9 @@ Configuration (minion config or pillar)::
       klp:
         - interval: 10
 
-Events are tagged ``salt/beacon/<minion>/klp/<what>/`` (``what`` is ``status``, ``active`` or
-``reboot``, the first that changed) and carry the old and new values.
+Events are tagged ``salt/beacon/<minion>/klp/<what>`` (``what`` is ``status``, ``active`` or
+``reboot``, the first that changed) and carry the old and new values (``active`` is the active
+patch module's name, ``rpm`` its package).
 """
 
 from salt.exceptions import CommandExecutionError
@@ -33,7 +34,8 @@ def validate(config):
 def _snapshot():
     patch = __salt__["klp.active"]()
     return {"status": __salt__["klp.status"](),
-            "active": (patch.get("rpm") or patch.get("name")) if patch else None,
+            "active": patch.get("name") if patch else None,
+            "rpm": patch.get("rpm") if patch else None,
             "reboot": bool(__salt__["klp.reboot_needed"]())}
 
 
@@ -45,8 +47,8 @@ def beacon(config):
         return [{"tag": "error", "error": str(exc)}]
     before = _LAST.get("state")
     _LAST["state"] = now
-    if before is None or before == now:
+    changed = [key for key in WATCHED if before is not None and before[key] != now[key]]
+    if not changed:
         return []
-    changed = [key for key in WATCHED if before[key] != now[key]]
     __salt__["saltutil.refresh_grains"]()
     return [{"tag": changed[0], "changed": changed, "old": before, "new": now}]
