@@ -193,3 +193,17 @@ def chroot_klp(mock: Any) -> List[str]:
             "chroot", mock.root, "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
             "ZYPP_LOGFILE=/var/log/zypper.log", "ZYPP_LOCKFILE_ROOT=/", "LANG=C.UTF-8",
             "/usr/bin/klp"]
+
+
+def ansible_playbook(base: str, inventory: Dict[str, Any], playbook: str, *args: str) \
+        -> subprocess.CompletedProcess:
+    """The real ``ansible-playbook`` with our collection, all state under ``base``."""
+    inv = os.path.join(base, "inventory.yml")
+    _write_yaml(inv, {"all": {"hosts": inventory, "vars": {
+        "ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}}})
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": ANSIBLE_TREE, "ANSIBLE_HOME": base,
+           "ANSIBLE_LOCAL_TEMP": os.path.join(base, "tmp"), "ANSIBLE_REMOTE_TEMP": os.path.join(base, "tmp"),
+           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_DEPRECATION_WARNINGS": "0",
+           "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
+    return subprocess.run([os.path.join(FLEET_BIN, "ansible-playbook"), "-i", inv, playbook, *args],
+                          capture_output=True, text=True, env=env, timeout=600)
