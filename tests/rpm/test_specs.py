@@ -126,3 +126,24 @@ def test_klp_pre_fails_only_on_the_gates_refusal(tmp_path, hook_exit, pre_exit):
                           capture_output=True, text=True, check=True).stdout
     assert subprocess.run(["sh", "-c", body, "sh", "1"]).returncode == pre_exit
     assert (tmp_path / "args").read_text() == "pre kernel-livepatch-6_1_0-26-default 1-1 1\n"
+
+
+def test_fleet_subpackages_carry_the_engine_trees(tmp_path):
+    top = tmp_path / "top"
+    r = subprocess.run(["make", "--no-print-directory", "-C", REPO, "rpm", f"RPMTOP={top}"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (salt,) = (top / "RPMS" / "noarch").glob("zypp-plugin-klp-salt-*.noarch.rpm")
+    (ansible,) = (top / "RPMS" / "noarch").glob("zypp-plugin-klp-ansible-*.noarch.rpm")
+    states = "/usr/share/salt-formulas/states"
+    files = query(str(salt), "-l").splitlines()
+    for wanted in ("_modules/klp.py", "_states/klp.py", "_grains/klp.py", "_beacons/klp.py",
+                   "klp/patched.sls", "klp/ready.sls", "orch/klp_rollout.sls"):
+        assert f"{states}/{wanted}" in files, wanted
+    assert query(str(salt), "--qf", "%{LICENSE}") == "Apache-2.0"
+    collection = "/usr/share/ansible/collections/ansible_collections/suse/klp"
+    files = query(str(ansible), "-l").splitlines()
+    for wanted in ("plugins/modules/klp_info.py", "plugins/modules/klp_update.py",
+                   "plugins/modules/klp_wait.py", "roles/rolling_update/tasks/main.yml"):
+        assert f"{collection}/{wanted}" in files, wanted
+    assert query(str(ansible), "--qf", "%{LICENSE}") == "GPL-3.0-or-later"

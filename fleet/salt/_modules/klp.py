@@ -19,7 +19,7 @@ import time
 try:
     from salt.exceptions import CommandExecutionError
 except ImportError:  # unit tests without Salt installed
-    class CommandExecutionError(Exception):  # type: ignore[no-redef]
+    class CommandExecutionError(Exception):
         """Stand-in for Salt's exception of the same name."""
 
 __virtualname__ = "klp"
