@@ -54,7 +54,7 @@ def product_rpm(work: str) -> str:
     subprocess.run(["make", "--no-print-directory", "-C", PROJECT, "rpm", f"RPMTOP={work}/product"],
                    check=True, capture_output=True)
     (rpm,) = [os.path.join(d, f) for d, _, fs in os.walk(f"{work}/product/RPMS") for f in fs
-              if not f.startswith("zypp-plugin-klp-testing-")]
+              if f[len("zypp-plugin-klp-"):][:1].isdigit()]  # not the -salt/-ansible subpackages
     return rpm
 
 

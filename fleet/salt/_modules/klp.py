@@ -167,7 +167,10 @@ def wait(timeout=60, interval=1, revert=False):
     if revert:
         args.append("--revert")
     before = blocking()
-    rc, out, err = _run("--json", *args, timeout=float(timeout) * (2 if revert else 1) + 60)
+    limit = float(timeout) * (2 if revert else 1) + 60
+    rc, out, err = _run("--json", *args, timeout=limit)
+    if rc == EXIT_USAGE:  # a klp that rejects --json for wait: its exit code says enough
+        rc, out, err = _run(*args, timeout=limit)
     if rc not in (EXIT_OK, EXIT_FAIL):
         raise _error(rc, err)
     if rc == EXIT_OK:
