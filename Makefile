@@ -74,6 +74,7 @@ bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/zypper_bench.py
 	$(PY) bench/lifecycle_bench.py
+	$(PY) bench/fleet_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -132,7 +132,8 @@ class Salt:
         return self._json([os.path.join(FLEET_BIN, "salt-run"), "-c", self.master_conf,
                            "--out=json", *args], timeout, True)
 
-    def wait_event(self, tagmatch: str, trigger: Any, match: Any, timeout: float = 60) -> Dict[str, Any]:
+    def wait_event(self, tagmatch: str, trigger: Any, match: Any,
+                   timeout: float = 60) -> Dict[str, Any]:
         """Listen to the master's event bus (``salt-run state.event``), call ``trigger()``, and
         return the first event whose tag matches and for which ``match(tag, data)`` holds."""
         listener = subprocess.Popen([os.path.join(FLEET_BIN, "salt-run"), "-c", self.master_conf,
@@ -158,17 +159,21 @@ class Salt:
             listener.wait()
         raise AssertionError(f"no matching event for {tagmatch} within {timeout}s: {seen}")
 
-    def master_rss_kib(self) -> int:
-        """Resident memory of the master's process group (all its worker processes)."""
+    def master_memory_kib(self) -> Dict[str, int]:
+        """Resident (RSS) and proportional (PSS: shared pages split) memory of the master's
+        process group, i.e. all its worker processes, in KiB."""
         pgid = self.procs["master"].pid
-        total = 0
+        total = {"Rss": 0, "Pss": 0}
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 if os.getpgid(int(pid)) != pgid:
                     continue
-                with open(f"/proc/{pid}/status") as handle:
-                    total += next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:"))
-            except (OSError, StopIteration, ValueError):
+                with open(f"/proc/{pid}/smaps_rollup") as handle:
+                    for line in handle:
+                        key, _, rest = line.partition(":")
+                        if key in total:
+                            total[key] += int(rest.split()[0])
+            except (OSError, ValueError, IndexError):
                 continue
         return total
 
@@ -202,8 +207,9 @@ def ansible_playbook(base: str, inventory: Dict[str, Any], playbook: str, *args:
     _write_yaml(inv, {"all": {"hosts": inventory, "vars": {
         "ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}}})
     env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": ANSIBLE_TREE, "ANSIBLE_HOME": base,
-           "ANSIBLE_LOCAL_TEMP": os.path.join(base, "tmp"), "ANSIBLE_REMOTE_TEMP": os.path.join(base, "tmp"),
-           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_DEPRECATION_WARNINGS": "0",
+           "ANSIBLE_LOCAL_TEMP": os.path.join(base, "tmp"),
+           "ANSIBLE_REMOTE_TEMP": os.path.join(base, "tmp"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_RETRY_FILES_ENABLED": "0", "ANSIBLE_DEPRECATION_WARNINGS": "0",
            "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
     return subprocess.run([os.path.join(FLEET_BIN, "ansible-playbook"), "-i", inv, playbook, *args],
                           capture_output=True, text=True, env=env, timeout=600)

@@ -49,12 +49,14 @@ def hosts(tmp_path_factory, klp_product_rpm):
     mocks = {}
     try:
         for host in HOSTS:
-            mock = MockRoot(os.path.join(base, f"root-{host}")).create(klp_product_rpm, default_scenario())
+            mock = MockRoot(os.path.join(base, f"root-{host}")).create(klp_product_rpm,
+                                                                         default_scenario())
             mock.publish(*rpms)
             with open(os.path.join(mock.root, "etc/sysconfig/livepatching"), "a") as handle:
                 handle.write('LIVEPATCH_WAIT="1"\nLIVEPATCH_PLUGIN_WAIT="1"\n')
             mocks[host] = mock
-        inventory = {h: {"klp_command": engines.chroot_klp(m), "klp_timeout": 3} for h, m in mocks.items()}
+        inventory = {h: {"klp_command": engines.chroot_klp(m), "klp_timeout": 3}
+                     for h, m in mocks.items()}
         yield base, inventory, mocks
     finally:
         for mock in mocks.values():

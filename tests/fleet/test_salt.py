@@ -20,7 +20,8 @@ from . import engines
 
 PKG = "kernel-livepatch-6_1_0-26-default"
 MINIONS = ("m1", "m2", "m3")
-ROLLOUT = ("state.orchestrate", "orch.klp_rollout", 'pillar={"target": "m*", "batch": 1, "timeout": 3}')
+ROLLOUT = ("state.orchestrate", "orch.klp_rollout",
+           'pillar={"target": "m*", "batch": 1, "timeout": 3}')
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +34,15 @@ def fleet(tmp_path_factory, klp_product_rpm):
     for version in ("1", "2"):
         ko = kobuild.write_module(work / f"lp{version}.ko", f"livepatch_{version}_1_1",
                                   vermagic=VERMAGIC, functions=["livepatch_cmdline_proc_show"])
-        changelog = "- Initial kernel live patch" if version == "1" else "- Fix CVE-2024-1086 (bsc#1219434)"
+        changelog = "- Initial kernel live patch" if version == "1" else \
+            "- Fix CVE-2024-1086 (bsc#1219434)"
         rpms.append(packages.build_from_template(str(work), str(ko), "6.1.0-26-default", version,
                                                  changelog, template_path(), macros_path()))
     base = str(tmp_path_factory.mktemp("salt"))
     mocks = {}
     for minion in MINIONS:
-        mock = MockRoot(os.path.join(base, f"root-{minion}")).create(klp_product_rpm, default_scenario())
+        mock = MockRoot(os.path.join(base, f"root-{minion}")).create(klp_product_rpm,
+                                                                       default_scenario())
         mock.publish(*rpms)
         with open(os.path.join(mock.root, "etc/sysconfig/livepatching"), "a") as handle:
             handle.write('LIVEPATCH_WAIT="1"\nLIVEPATCH_PLUGIN_WAIT="1"\n')
@@ -143,8 +146,8 @@ def test_ready_with_test_true_says_what_it_would_wait_for(fleet):
     (m2,) = result["m2"].values()
     assert m1["result"] is True and m1["comment"] == "no live patch transition in progress"
     assert m2["result"] is None
-    assert m2["comment"] == ("would wait up to 60s for the transition of livepatch_1_1_1 (3/4 tasks "
-                             "switched), blocked by: 4242 /opt/memdb/bin/memdb")
+    assert m2["comment"] == ("would wait up to 60s for the transition of livepatch_1_1_1 "
+                             "(3/4 tasks switched), blocked by: 4242 /opt/memdb/bin/memdb")
 
 
 def _ids(states):
@@ -165,9 +168,11 @@ def test_rollout_stops_at_the_blocked_minion_and_completes_after_release(fleet):
     by_id = {step["__id__"]: step for step in steps.values()}
     assert by_id["klp-batch-1"]["result"] is True, json.dumps(by_id["klp-batch-1"], indent=1)
     assert by_id["klp-batch-2"]["result"] is False
-    assert by_id["klp-batch-3"]["result"] is False and "requisite" in by_id["klp-batch-3"]["comment"].lower()
+    assert by_id["klp-batch-3"]["result"] is False
+    assert "requisite" in by_id["klp-batch-3"]["comment"].lower()
     blocked = json.dumps(by_id["klp-batch-2"]["changes"])
-    assert "livepatch_1_1_1 is still in progress after 3s, blocked by: 4242 /opt/memdb/bin/memdb" in blocked
+    assert ("livepatch_1_1_1 is still in progress after 3s, blocked by: "
+            "4242 /opt/memdb/bin/memdb") in blocked
     assert [p for p in mocks["m3"].installed() if p.startswith(PKG)] == []  # never reached
     assert f"{PKG}-2-1.1" in mocks["m1"].installed()
 
@@ -211,8 +216,10 @@ def test_beacon_fires_after_a_transition_and_refreshes_the_grain(fleet):
     def downgrade():
         downgraded.update(salt.cli("m1", "klp.downgrade")["m1"])
 
-    event = salt.wait_event("salt/beacon/m1/klp/*", downgrade,
-                            lambda tag, data: data.get("new", {}).get("active") == "livepatch_1_1_1")
+    def to_v1(tag, data):
+        return data.get("new", {}).get("active") == "livepatch_1_1_1"
+
+    event = salt.wait_event("salt/beacon/m1/klp/*", downgrade, to_v1)
     assert downgraded["result"] is True and downgraded["new"] == f"{PKG}-1-1.1.x86_64", downgraded
     assert event["tag"] == "salt/beacon/m1/klp/active"
     assert event["data"]["old"]["active"] == "livepatch_2_1_1"

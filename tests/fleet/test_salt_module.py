@@ -1,5 +1,6 @@
 """The Salt execution module and grain without a master: loaded from their files with the dunders
-Salt would inject, running the real klp on a simulated kernel. Plus what every fleet file must be."""
+Salt would inject, running the real klp on a simulated kernel. Plus what every fleet file must
+be."""
 
 import importlib.util
 import os
@@ -36,7 +37,8 @@ def test_virtual_is_false_without_klp(tmp_path, monkeypatch):
 
 def test_a_klp_error_is_its_one_line(tmp_path):
     module = _load(MODULE, {"klp.cmd": [engines.KLP], "klp.root": str(tmp_path / "nope")})
-    with pytest.raises(module.CommandExecutionError, match=r"^klp: --root .*/nope: no such directory$"):
+    with pytest.raises(module.CommandExecutionError,
+                       match=r"^klp: --root .*/nope: no such directory$"):
         module.status()
 
 
@@ -63,7 +65,9 @@ def test_uyuni_names_only_livepatch_or_kgraft_modules(klp, sim, build_ko):
 def test_grain_never_raises(tmp_path, sim):
     grain = os.path.join(engines.SALT_TREE, "_grains", "klp.py")
     assert _load(grain, {"klp.cmd": [str(tmp_path / "absent")]}).klp() == {"klp": {}}
-    assert _load(grain, {"klp.cmd": [engines.KLP], "klp.root": sim.root}).klp()["klp"]["status"] == "ready"
+    found = _load(grain, {"klp.cmd": [engines.KLP], "klp.root": sim.root}).klp()["klp"]
+    assert found["status"] == "ready" and found["active"] is None
+    assert found["reboot_needed"] is False
 
 
 def test_fleet_files_only_run_klp_and_say_their_license():

@@ -29,7 +29,8 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 # zypper(8): the install happened; 102 reboot needed, 103 restart of zypper suggested.
 ZYPPER_DONE = (0, 102, 103)
 UYUNI_PREFIXES = ("livepatch", "kgraft")
-# klp update/downgrade's first line: "update PKG from V-R to V-R:" / "update PKG (not installed) to V-R:"
+# The plan klp update/downgrade print first:
+# "update PKG from V-R to V-R:" or "update PKG (not installed) to V-R:"
 PLAN = re.compile(r"^(?:update|downgrade) (\S+) (?:from \S+|\(not installed\)) to (\S+):$", re.M)
 
 
@@ -186,6 +187,11 @@ def _active_rpm():
     return (patch.get("rpm") or patch.get("name")) if patch else None
 
 
+def _planned(out):
+    plan = PLAN.search(out)
+    return {"package": plan.group(1) if plan else None, "planned": plan.group(2) if plan else None}
+
+
 def _change(command, test):
     """``klp update``/``klp downgrade``: plan, run with ``-n``, compare before and after."""
     old = _active_rpm()
@@ -196,19 +202,16 @@ def _change(command, test):
             rc, out, err = _run("downgrade", stdin="n\n")
             if rc == EXIT_FAIL and "cancelled" in err:
                 rc = EXIT_OK
-        plan = PLAN.search(out)
-        if rc != EXIT_OK and plan is None:
+        plan = _planned(out)
+        if rc != EXIT_OK and plan["planned"] is None:
             raise _error(rc, err or out)
         return {"result": True, "retcode": rc, "old": old, "new": old, "changed": False,
-                "planned": plan.group(2) if plan else None, "package": plan.group(1) if plan else None,
-                "comment": out.strip()}
+                "comment": out.strip(), **plan}
     rc, out, err = _run(command, "-n")
-    plan = PLAN.search(out)
     new = _active_rpm()
     done = rc in ZYPPER_DONE
     return {"result": done, "retcode": rc, "old": old, "new": new, "changed": old != new,
-            "planned": plan.group(2) if plan else None, "package": plan.group(1) if plan else None,
-            "comment": out.strip() if done else (out + err).strip()}
+            "comment": out.strip() if done else (out + err).strip(), **_planned(out)}
 
 
 def update(test=False):

@@ -34,9 +34,9 @@ def ready(name, timeout=60, interval=1, revert=False):
             ret.update(result=True, comment="no live patch transition in progress")
         else:
             tasks = "; ".join(doc["processes"]) or "none yet"
+            switched = f"{doc.get('tasks_switched')}/{doc.get('tasks_total')} tasks switched"
             ret.update(result=None, comment=f"would wait up to {timeout}s for the transition of "
-                       f"{doc['patch']} ({doc.get('tasks_switched')}/{doc.get('tasks_total')} tasks "
-                       f"switched), blocked by: {tasks}")
+                       f"{doc['patch']} ({switched}), blocked by: {tasks}")
         return ret
     waited = __salt__["klp.wait"](timeout=timeout, interval=interval, revert=revert)
     if waited["ready"]:
@@ -66,7 +66,8 @@ def patched(name, version=None, timeout=60, interval=1):
     active = plan["old"]
     if plan["planned"] is None:
         if version and (active is None or f"-{version}." not in active):
-            ret["comment"] = f"pinned {version}, but the active live patch is {active}: {plan['comment']}"
+            ret["comment"] = (f"pinned {version}, but the active live patch is {active}: "
+                              f"{plan['comment']}")
             return ret
         if __opts__.get("test"):
             ret.update(result=True, comment=plan["comment"] or "nothing to install")
@@ -83,7 +84,8 @@ def patched(name, version=None, timeout=60, interval=1):
     done = __salt__["klp.update"]()
     changes = {"old": done["old"], "new": done["new"]} if done["changed"] else {}
     if not done["result"]:
-        ret.update(changes=changes, comment=f"klp update exited {done['retcode']}: {done['comment']}")
+        ret.update(changes=changes,
+                   comment=f"klp update exited {done['retcode']}: {done['comment']}")
         return ret
     what = f"installed {plan['package']} {plan['planned']}"
     return _settled(ret, timeout, interval, what, changes)

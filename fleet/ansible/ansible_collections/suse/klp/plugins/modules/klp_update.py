@@ -23,7 +23,11 @@ options:
         install another version (e.g. a newer one released after your tests).
     type: str
   downgrade: {description: Go back to the previous version instead., type: bool, default: false}
-  klp_command: {description: The klp command as an argv list., type: list, elements: str, default: [klp]}
+  klp_command:
+    description: The klp command as an argv list.
+    type: list
+    elements: str
+    default: [klp]
   root: {description: Passed to klp as C(--root)., type: path}
 author: zypp-plugin-klp developers
 """

@@ -21,7 +21,11 @@ options:
     description: At the timeout reverse the transition (C(klp wait --revert)); the task still fails.
     type: bool
     default: false
-  klp_command: {description: The klp command as an argv list., type: list, elements: str, default: [klp]}
+  klp_command:
+    description: The klp command as an argv list.
+    type: list
+    elements: str
+    default: [klp]
   root: {description: Passed to klp as C(--root)., type: path}
 author: zypp-plugin-klp developers
 """
@@ -34,7 +38,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ready: {description: No transition in progress, type: bool, returned: always}
-transition: {description: The patch that was (or still is) transitioning, type: str, returned: always}
+transition:
+  description: The patch that was (or still is) transitioning
+  type: str
+  returned: always
 blocking: {description: Blocking processes as C(PID command line), type: list, returned: always}
 """
 
@@ -54,8 +61,9 @@ def main():
             patch = doc.get("patch")
             module.exit_json(changed=False, ready=patch is None, transition=patch,
                              blocking=doc["processes"],
-                             msg="no live patch transition in progress" if patch is None else
-                             "would wait up to %gs for the transition of %s" % (p["timeout"], patch))
+                             msg="no live patch transition in progress" if patch is None
+                             else "would wait up to %gs for the transition of %s" % (
+                                 p["timeout"], patch))
         ready, patch, blocking = klp.wait(p["timeout"], p["interval"], p["revert"])
     except KlpError as exc:
         module.fail_json(msg=str(exc))
