@@ -62,7 +62,9 @@ def rpm_install(root: str, package: str) -> None:
 
 HOST_PATHS = (os.path.expanduser("~/.rpmdb"), "/var/lib/rpm", "/usr/lib/sysimage/rpm",
               "/run/reboot-needed", "/run/regenerate-initrd", "/run/klp", "/var/lib/klp",
-              "/run/zypp.pid", "/var/log/zypper.log", "/var/cache/zypp")
+              "/run/zypp.pid", "/var/log/zypper.log", "/var/cache/zypp",
+              "/etc/salt", "/var/cache/salt", "/var/log/salt", "/run/salt",  # tests/fleet
+              os.path.expanduser("~/.ansible"))
 
 
 def _host_state():
