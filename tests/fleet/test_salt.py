@@ -193,6 +193,10 @@ def test_patched_end_to_end_reports_changes_and_is_idempotent(fleet):
                     f"{PKG}=1")
     assert r.returncode == 0, r.stdout + r.stderr
     mock.kernel.release()
+    pinned = _ids(salt.cli("m3", "state.apply", "klp.patched",
+                           'pillar={"klp": {"version": "3-1.1"}}')["m3"])["klp-patched"]
+    assert pinned["result"] is False and pinned["comment"] == \
+        f"pinned 3-1.1, but klp would install {PKG} 2-1.1; not installing"
     dry = _ids(salt.cli("m3", "state.apply", "klp.patched", "test=True")["m3"])["klp-patched"]
     assert dry["result"] is None, dry
     assert dry["changes"] == {"old": f"{PKG}-1-1.1.x86_64", "new": f"{PKG}-2-1.1"}
