@@ -104,3 +104,18 @@ def test_rolling_role_stops_at_the_blocked_host_and_completes_after_release(host
         assert f"{PKG}-2-1.1" in mocks[host].installed()
         assert "ready" == mocks[host].klp("status").stdout.strip()
     print(r.stdout)
+
+
+def test_ansible_doc_reads_every_module(tmp_path):
+    engines.require("ansible-doc")
+    modules = [f"suse.klp.{m}" for m in ("klp_info", "klp_update", "klp_wait")]
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": engines.ANSIBLE_TREE,
+           "ANSIBLE_HOME": str(tmp_path)}
+    r = subprocess.run([os.path.join(engines.FLEET_BIN, "ansible-doc"), "--json", "-t", "module",
+                        *modules], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    docs = json.loads(r.stdout)
+    assert sorted(docs) == modules
+    for name in modules:
+        assert {"klp_command", "root"} <= set(docs[name]["doc"]["options"]), name
+        assert docs[name]["return"], name
