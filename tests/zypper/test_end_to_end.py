@@ -79,6 +79,7 @@ def test_upgrade_and_update_command(mock):
     assert r.stdout == f"update {PKG} from 1-1.1 to 3-1.1:\n  zypper install {PKG}=3-1.1\n"
     r = klp(mock, "update", "-n")
     assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith(f"update {PKG} from 1-1.1 to 3-1.1:\n")  # the plan before zypper's output
     assert active(mock) == ["livepatch_3_1_1"]
     assert "    active: 0" in klp(mock, "-v", "patches").stdout  # v1 replaced, still loaded
     assert klp(mock, "update", "-n").stdout == f"{PKG}-3-1.1 is the newest live patch for {RELEASE}\n"

@@ -1,6 +1,7 @@
 """The one place that runs subprocesses: argv lists only, never a shell, always a timeout."""
 
 import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence
 
@@ -48,7 +49,12 @@ def run(argv: Sequence[str], timeout: float = 600.0, env: Optional[Dict[str, str
 
 
 def run_interactive(argv: Sequence[str]) -> int:
-    """Run ``argv`` attached to this terminal (zypper asking its own questions); its exit status."""
+    """Run ``argv`` attached to this terminal (zypper asking its own questions); its exit status.
+
+    What this process printed so far is flushed first: on a pipe it would otherwise come out
+    after everything the child printed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
     try:
         return subprocess.run(list(argv), check=False).returncode
     except OSError as exc:
