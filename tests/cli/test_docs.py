@@ -28,7 +28,7 @@ def test_help_lists_every_command():
         assert f"\n  {command} " in help_text, command
 
 
-@pytest.mark.skipif(shutil.which("groff") is None, reason="groff is not installed (man-db brings it)")
+@pytest.mark.needs("groff")
 def test_man_page_renders_without_warnings():
     r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", MAN], capture_output=True, text=True)
     assert r.returncode == 0 and r.stderr == ""

@@ -9,7 +9,7 @@ import pytest
 
 from zypp_plugin_klp.cli import klp as cli
 
-from conftest import (FIXTURES, HAS_RPMBUILD, build_livepatch_rpm, rpm_install, run_klp)
+from conftest import (FIXTURES, build_livepatch_rpm, rpm_install, run_klp)
 
 HOSTILE = os.path.join(FIXTURES, "trees", "hostile")
 
@@ -82,7 +82,7 @@ def test_patches_replace_shows_old_module_inactive(held, build_ko):
     assert run_klp("--root", held.root, "patches").stdout == "livepatch_1_1_1\nlivepatch_2_1_1\n"
 
 
-@pytest.mark.skipif(not HAS_RPMBUILD, reason="rpm and rpmbuild are not installed (make test installs them)")
+@pytest.mark.needs("rpmbuild")
 def test_patches_verbose_reads_rpm_database(sim, build_ko, tmp_path):
     rpm = build_livepatch_rpm(tmp_path, build_ko("livepatch_3_1_1"), "3", "1.1",
                               "- Fix CVE-2024-1086 (bsc#1219434)\n- References: CVE-2023-52447 bsc#1219435")
@@ -106,9 +106,8 @@ def test_patches_verbose_reads_rpm_database(sim, build_ko, tmp_path):
     }
 
 
+@pytest.mark.needs("rpmbuild")
 def test_patches_initial_patch_wording(sim, build_ko, tmp_path):
-    if not HAS_RPMBUILD:
-        pytest.skip("rpm and rpmbuild are not installed (make test installs them)")
     rpm_install(sim.root, build_livepatch_rpm(tmp_path, build_ko("livepatch_1_1_1"), "1", "1.1"))
     sim.load(os.path.join(sim.root, "lib/modules/6.1.0-26-default/livepatch/livepatch-1-1.1.ko"))
     out = run_klp("--root", sim.root, "-v", "patches").stdout

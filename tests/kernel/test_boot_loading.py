@@ -5,9 +5,8 @@ booted under qemu, loads the newest live patch before user space starts."""
 
 import os
 
-import pytest
-
 from zypp_plugin_klp.core.names import package_name
+from zypp_plugin_klp.testing import capabilities
 from zypp_plugin_klp.testing.mockroot import MockRoot
 from zypp_plugin_klp.testing.packages import build_from_template
 from zypp_plugin_klp.testing.plugin import macros_path, template_path
@@ -20,8 +19,9 @@ WHY = qemu_harness.missing() or (
 MODULE_DIR = "/usr/lib/dracut/modules.d/90kernel-livepatch"
 
 
-@pytest.mark.skipif(WHY is not None, reason=f"boot-time loading cannot be tested here: {WHY}")
 def test_installed_packages_load_the_newest_live_patch_at_boot(tmp_path, klp_product_rpm):
+    if WHY:
+        capabilities.unavailable(f"boot-time loading cannot be tested here: {WHY}")
     release = qemu_harness.installed_kernel()
     built = qemu_harness.build_modules(release, str(tmp_path / "built"))
     rpms = [build_from_template(str(tmp_path), built[f"livepatch_{v}_1_1"], release, v,

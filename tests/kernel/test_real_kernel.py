@@ -7,6 +7,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from zypp_plugin_klp.testing import capabilities
+
 from . import qemu_harness
 
 GUEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest_checks.py")
@@ -19,7 +21,7 @@ WHY = qemu_harness.missing()
 @pytest.fixture(scope="module")
 def guest(tmp_path_factory):
     if WHY:
-        pytest.skip(f"real-kernel tests cannot run here: {WHY}")
+        capabilities.unavailable(f"real-kernel tests cannot run here: {WHY}")
     result = qemu_harness.boot(str(tmp_path_factory.mktemp("qemu")))
     if not result["junit"]:
         pytest.fail("the guest produced no results; its console said:\n" +

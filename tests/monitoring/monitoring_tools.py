@@ -4,7 +4,7 @@ except under CI=true where a missing tool fails loudly."""
 import os
 import shutil
 
-import pytest
+from zypp_plugin_klp.testing import capabilities
 
 PROMTOOL = shutil.which("promtool")
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or \
@@ -15,10 +15,7 @@ def need(path, package: str) -> str:
     """``path`` when the tool is installed; otherwise skip (fail under CI=true)."""
     if path:
         return path
-    message = f"{package} is not installed (make test installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    capabilities.unavailable(f"{package} is not installed (make test installs it)")
 
 NEGATE = "/usr/lib/nagios/plugins/negate" if os.access("/usr/lib/nagios/plugins/negate", os.X_OK) \
     else None

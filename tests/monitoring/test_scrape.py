@@ -15,9 +15,9 @@ import pytest
 from node_exporter import NodeExporter
 from monitoring_tools import NODE_EXPORTER, need
 
-from conftest import FIXTURES, HAS_RPMBUILD, RELEASE, build_livepatch_rpm, rpm_install, run_klp
+from conftest import FIXTURES, RELEASE, build_livepatch_rpm, rpm_install, run_klp
 
-pytestmark = pytest.mark.skipif(not HAS_RPMBUILD, reason="rpm/rpmbuild not installed (make test installs them)")
+pytestmark = pytest.mark.needs("rpmbuild")
 
 PKG = "kernel-livepatch-6_1_0-26-default"
 TEXTFILE_DIR = "var/lib/node_exporter/textfile_collector"

@@ -6,8 +6,7 @@ import pytest
 
 from . import matrix
 
-pytestmark = pytest.mark.skipif(shutil.which("rpmbuild") is None or shutil.which("unshare") is None,
-                                reason="rpmbuild and unshare are needed (make test installs them)")
+pytestmark = pytest.mark.needs("rpmbuild", "unshare")
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from zypp_plugin_klp.services import initrd, remove
 from zypp_plugin_klp.services import load as apply
 from zypp_plugin_klp.sim.driver import SimulatedKernel
 
-from conftest import HAS_RPMBUILD, RELEASE, build_livepatch_rpm
+from conftest import RELEASE, build_livepatch_rpm
 
-pytestmark = pytest.mark.skipif(not HAS_RPMBUILD, reason="rpm/rpmbuild not installed (make test installs them)")
+pytestmark = pytest.mark.needs("rpmbuild")
 
 PKG = "kernel-livepatch-6_1_0-26-default"
 

@@ -12,10 +12,9 @@ import pytest
 
 from zypp_plugin_klp.testing import packages
 
-from conftest import FIXTURES, HAS_RPMBUILD
+from conftest import FIXTURES
 
-pytestmark = pytest.mark.skipif(not HAS_RPMBUILD or shutil.which("zypper") is None,
-                                reason="rpm, rpmbuild and zypper are needed (make test installs them)")
+pytestmark = pytest.mark.needs("rpmbuild", "zypper")
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 

@@ -13,9 +13,9 @@ from zypp_plugin_klp.drivers import sysfs
 from zypp_plugin_klp.paths import RECORDS
 from zypp_plugin_klp.services import journal, remove
 
-from conftest import HAS_RPMBUILD, RELEASE, build_livepatch_rpm, rpm_install, run_klp
+from conftest import RELEASE, build_livepatch_rpm, rpm_install, run_klp
 
-pytestmark = pytest.mark.skipif(not HAS_RPMBUILD, reason="rpm/rpmbuild not installed (make test installs them)")
+pytestmark = pytest.mark.needs("rpmbuild")
 
 PKG = "kernel-livepatch-6_1_0-26-default"
 

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from conftest import HAS_RPMBUILD, REPO, VERMAGIC
+from conftest import REPO, VERMAGIC
 
-pytestmark = pytest.mark.skipif(not HAS_RPMBUILD, reason="rpmbuild not installed (make test installs it)")
+pytestmark = pytest.mark.needs("rpmbuild")
 
 
 def query(rpm, *args):

@@ -121,8 +121,7 @@ def _modinfo_field(path: str, field: str) -> List[str]:
     return proc.stdout.splitlines()
 
 
-@pytest.mark.skipif(not os.path.exists(MODINFO_BIN),
-                    reason=f"{MODINFO_BIN} (kmod) is not installed")
+@pytest.mark.needs(MODINFO_BIN)
 @pytest.mark.parametrize("livepatch", [True, False], ids=["livepatch", "plain"])
 def test_agrees_with_kmod_modinfo(tmp_path: "os.PathLike[str]", livepatch: bool) -> None:
     path = kobuild.write_module(os.path.join(str(tmp_path), "other-file-name.ko"),

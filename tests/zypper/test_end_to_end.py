@@ -16,6 +16,8 @@ PKG = "kernel-livepatch-6_1_0-26-default"
 RELEASE = "6.1.0-26-default"
 ZYPPER = ("zypper", "--non-interactive", "--no-gpg-checks")
 
+pytestmark = pytest.mark.needs("mockroot")
+
 
 @pytest.fixture(scope="module")
 def repo_rpms(tmp_path_factory):

@@ -13,6 +13,10 @@ Fixtures:
         against the empty build database (so any fails); ``"skip"`` builds without checking
         them; ``klp_mockroot`` resolves them from the mock root's repositories and builds
         inside it (see :func:`zypp_plugin_klp.testing.packages.build_spec`).
+
+Marker:
+    ``@pytest.mark.needs("rpmbuild", "zypper", ...)``: skip the test when a capability is missing
+    (see :mod:`~zypp_plugin_klp.testing.capabilities`); under ``CI=true`` fail it instead.
 """
 
 import glob
@@ -23,7 +27,8 @@ from typing import Callable, Iterator, List, Sequence, Union
 
 import pytest
 
-from .mockroot import DEFAULT_RELEASE, MockRoot, default_scenario, missing_capabilities
+from . import capabilities
+from .mockroot import DEFAULT_RELEASE, MockRoot, default_scenario
 from .packages import build_spec
 
 SOURCE_TREE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,6 +40,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="zypp-plugin-klp RPM to install into mock roots")
     group.addoption("--klp-kernel", default=DEFAULT_RELEASE,
                     help="kernel release the simulated system runs")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs(*capabilities): the machine capabilities a test needs "
+                            "(root, rpmbuild, zypper, mockroot, ...); skipped without, failed under CI=true")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers(name="needs"):
+        capabilities.require(*mark.args)
 
 
 def macros_path() -> str:
@@ -51,9 +66,7 @@ def template_path() -> str:
 @pytest.fixture(scope="session")
 def klp_product_rpm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The zypp-plugin-klp RPM under test."""
-    why = missing_capabilities()
-    if why:
-        pytest.skip(f"mock roots unavailable: {why}")
+    capabilities.require("mockroot")
     given = request.config.getoption("--klp-rpm")
     if given:
         return str(given)
