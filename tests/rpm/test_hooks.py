@@ -97,18 +97,37 @@ def test_pre_gate_refuses_during_a_transition(root, tmp_path, build_ko, capsys):
     assert err.count("\n") == 1
 
 
+def run_hook(monkeypatch, root, *args, env=None):
+    """klp-hook's entry point as rpm runs it: argv and the process environment."""
+    for key in ("RPM_BUILD_ROOT", "TRANSACTIONAL_UPDATE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
+    return hooks.main([*args, "--root", root])
+
+
 @pytest.mark.parametrize("env, sysconfig", [
     ({"RPM_BUILD_ROOT": "/tmp/br"}, ""),
     ({}, "LIVEPATCH_KERNEL=never\n"),
     ({"TRANSACTIONAL_UPDATE": "true"}, "LIVEPATCH_KERNEL='auto'\n"),
 ])
-def test_gate_and_load_skipped_where_they_do_not_apply(root, tmp_path, build_ko, env, sysconfig):
+def test_gate_and_load_skipped_where_they_do_not_apply(root, sim, tmp_path, build_ko, env, sysconfig,
+                                                         monkeypatch, capsys):
+    # A transition held in progress: the gate would refuse (checked first), so a 0 below means
+    # the gate was skipped, not that there was nothing to refuse.
+    install(root, tmp_path, build_ko, "1")
+    assert run_hook(monkeypatch, root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0"}) == 0
+    assert run_hook(monkeypatch, root, "pre", PKG, "2-1.1", "2") == 1
     with open(os.path.join(root, "etc/sysconfig/livepatching"), "w") as handle:
         handle.write(sysconfig)
-    install(root, tmp_path, build_ko, "1")
-    hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0", **env})
-    assert sysfs.read_patches(root) == []
-    assert hook(root, "pre", PKG, "2-1.1", "2", env=env) == 0
+    capsys.readouterr()
+    assert run_hook(monkeypatch, root, "pre", PKG, "2-1.1", "2", env=env) == 0
+    assert capsys.readouterr().err == ""
+    sim.release()
+    assert not any(p.transition for p in sysfs.read_patches(root))
+    install(root, tmp_path, build_ko, "2")
+    assert run_hook(monkeypatch, root, "posttrans", PKG, "2-1.1", env={"KLP_WAIT": "0", **env}) == 0
+    assert [(p.name, p.enabled) for p in sysfs.read_patches(root)] == [("livepatch_1_1_1", True)]
 
 
 def test_other_kernel_is_not_loaded_but_its_initrd_is_scheduled(root, tmp_path, build_ko):
