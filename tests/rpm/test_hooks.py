@@ -283,11 +283,51 @@ def test_parallel_posttrans_hooks_are_serialised_and_load_once(root, tmp_path, b
     assert open(os.path.join(root, "run/klp/lock")).read() == ""  # no holder left behind
 
 
+def _stderr_until(proc, text, seconds=60.0):
+    """Lines of ``proc``'s stderr up to the first containing ``text`` (bounded wait, no sleep)."""
+    import select
+    import time
+
+    lines, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stderr], [], [], deadline - time.monotonic())
+        line = proc.stderr.readline() if ready else ""
+        if not line and proc.poll() is not None:
+            break
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"no {text!r} from PID {proc.pid} within {seconds}s: {lines}")
+
+
+def test_posttrans_loads_only_under_the_lock(root, tmp_path, build_ko, sim):
+    """The effect of serialisation, not its message: while another process holds the lock, two
+    %posttrans hooks both wait and load nothing; once it is free, the patch is loaded exactly once."""
+    import subprocess
+    import sys
+
+    from zypp_plugin_klp.drivers import host
+
+    install(root, tmp_path, build_ko, "1")
+    argv = [sys.executable, "-m", "zypp_plugin_klp.hooks", "posttrans", PKG, "1-1.1", "--root", root]
+    env = {**os.environ, "KLP_WAIT": "0"}
+    with host.Lock(root):
+        procs = [subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+        for proc in procs:
+            assert f"waiting for process {os.getpid()}," in _stderr_until(proc, "waiting for process")[-1]
+        assert sysfs.read_patches(root) == [] and sysfs.loaded_livepatch_modules(root) == []
+        assert all(proc.poll() is None for proc in procs)
+    errs = [proc.communicate(timeout=60)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], errs
+    assert [p.name for p in sysfs.read_patches(root)] == ["livepatch_1_1_1"]
+    assert sysfs.loaded_livepatch_modules(root) == ["livepatch_1_1_1"]
+    assert not any("warning" in e for e in errs), errs  # neither ran into EEXIST from the other
+
+
 def test_a_killed_holder_leaves_no_stale_lock(root):
     import signal
     import subprocess
     import sys
-    import time
 
     from zypp_plugin_klp.drivers import host
 
@@ -297,9 +337,11 @@ def test_a_killed_holder_leaves_no_stale_lock(root):
     assert holder.stdout.readline() == "held\n"
     holder.send_signal(signal.SIGKILL)
     holder.wait()
-    started = time.monotonic()
-    with host.Lock(root):
-        assert time.monotonic() - started < 5
+    # flock is dropped with its holder: a non-blocking attempt succeeds at once (no waiting at all).
+    waits = []
+    with host.Lock(root, on_wait=waits.append):
+        assert open(os.path.join(root, "run/klp/lock")).read() == f"{os.getpid()}\n"
+    assert waits == []
 
 
 def test_what_was_verified_is_what_gets_loaded(root, tmp_path, build_ko, sim):
