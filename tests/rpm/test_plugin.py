@@ -103,21 +103,39 @@ def test_commit_end_loads_the_newest_installed_patch(root, sim, build_ko, tmp_pa
 
 
 def test_commit_begin_waits_bounded_for_a_held_transition(root, sim, build_ko):
+    import re
+
     sim.load(build_ko("livepatch_1_1_1"))
-    replies, record, elapsed = converse(root, conversation(("COMMITBEGIN", body("+", "2"))))
-    assert replies == ["ACK"] * 4 and 0.9 <= elapsed < 10
-    assert "still in progress, the %pre gate will refuse" in record["decisions"][0]
+    replies, record, _ = converse(root, conversation(("COMMITBEGIN", body("+", "2"))))
+    assert replies == ["ACK"] * 4
+    (decision,) = record["decisions"]
+    waited = float(re.match(r"waited (\d+\.\d)s for the transition of livepatch_1_1_1: ", decision)[1])
+    assert waited >= 1.0  # the whole LIVEPATCH_PLUGIN_WAIT=1, then it gives up
+    assert decision.endswith("still in progress, the %pre gate will refuse the new patch")
 
 
-def test_commit_begin_wait_ends_when_the_task_is_released(root, sim, build_ko):
+def test_commit_begin_wait_ends_when_the_task_is_released(root, sim, build_ko, mocker):
+    """The task is released while the plugin is inside its wait (at its first pause, not after a
+    fixed sleep): the wait ends with the transition, long before the configured 20 s."""
+    from zypp_plugin_klp.sim.driver import SimulatedKernel
+
     sim.load(build_ko("livepatch_1_1_1"))
     with open(os.path.join(root, "etc/sysconfig/livepatching"), "w") as handle:
         handle.write("LIVEPATCH_PLUGIN_WAIT=20\n")
-    timer = threading.Timer(0.5, sim.release)
-    timer.start()
-    _, record, elapsed = converse(root, conversation(("COMMITBEGIN", body("+", "2"))))
-    timer.join()
-    assert "completed" in record["decisions"][0] and elapsed < 10
+    pauses = []
+    real_pause = SimulatedKernel.pause
+
+    def pause(self, seconds):
+        if not pauses:
+            sim.release()
+        pauses.append(seconds)
+        real_pause(self, seconds)
+
+    mocker.patch.object(SimulatedKernel, "pause", pause)
+    _, record, _ = converse(root, conversation(("COMMITBEGIN", body("+", "2"))))
+    (decision,) = record["decisions"]
+    assert "transition of livepatch_1_1_1: completed" in decision, decision
+    assert len(pauses) == 1  # the loop looked again right after the pause and saw it done
 
 
 def test_configured_wait_is_capped_below_libzypps_timeout(root):
