@@ -4,6 +4,7 @@ for another kernel in a local repository."""
 
 import os
 import threading
+import time
 
 import pytest
 
@@ -55,6 +56,16 @@ def zypper(mock, *args, **kw):
 
 def klp(mock, *args):
     return mock.chroot("/usr/bin/klp", *args)
+
+
+def sim_clock(mock):
+    """The simulated kernel's clock: it moves only when someone pauses inside a wait."""
+    import json
+
+    from zypp_plugin_klp.sim.driver import SIMULATOR_STATE
+
+    with open(os.path.join(mock.root, SIMULATOR_STATE), encoding="utf-8") as handle:
+        return json.load(handle)["clock"]
 
 
 def active(mock):
@@ -113,12 +124,21 @@ def test_plugin_wait_lets_the_install_through_when_the_task_moves_on(mock):
     with open(os.path.join(mock.root, "etc/sysconfig/livepatching"), "a") as handle:
         handle.write('LIVEPATCH_PLUGIN_WAIT="20"\n')
     zypper(mock, "in", f"{PKG}=2", check=True)
-    timer = threading.Timer(2.0, mock.kernel.release)
-    timer.start()
+    before = sim_clock(mock)
+    result = {}
+    commit = threading.Thread(target=lambda: result.update(r=zypper(mock, "in", f"{PKG}=3")))
+    commit.start()
     try:
-        r = zypper(mock, "in", f"{PKG}=3")
+        # Released once the plugin is inside its wait: its first pause moves the simulated clock
+        # (nothing else pauses before %pre in this commit). No guess of how long zypper takes.
+        deadline = time.monotonic() + 120
+        while sim_clock(mock) == before and commit.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the observable state
+        assert sim_clock(mock) > before, "the plugin never waited for the held transition"
+        mock.kernel.release()
     finally:
-        timer.join()
+        commit.join()
+    r = result["r"]
     assert r.returncode == 0, r.stdout + r.stderr
     assert active(mock) == ["livepatch_3_1_1"]
     assert "for the transition of livepatch_2_1_1: completed" in klp(mock, "log").stdout
