@@ -118,10 +118,54 @@ def build_rpms(work: str) -> Dict[str, str]:
     return rpms
 
 
-def _kill_during(proc: subprocess.Popen, delay: float) -> None:
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
+def _kill_at(proc: subprocess.Popen, reached: Callable[[], bool]) -> None:
+    """SIGKILL ``proc`` as soon as it has reached an observable point (a file it wrote, the lock
+    it holds, a module it loaded), not after a guessed delay; a process that finished first is
+    left alone (bounded: 60 s)."""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and not reached() and time.monotonic() < deadline:
+        time.sleep(0.001)  # polling the observable state
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
+
+
+def _point(root: Root, proc_pid: Callable[[], int], point: str, module: str = "") -> Callable[[], bool]:
+    """Whether the hook has reached ``point``: start, lock (it holds klp's lock), loaded
+    (``module`` is in the kernel), recorded (last-load.json rewritten), notice (reboot-needed
+    written), flag (an initrd rebuild scheduled)."""
+    def mtime(rel: str) -> int:
+        try:
+            return os.stat(os.path.join(root.root, rel)).st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    before = mtime(STATE_FILES[0])
+
+    def lock_holder() -> str:
+        try:
+            with open(os.path.join(root.root, "run/klp/lock")) as handle:
+                return handle.read().strip()
+        except FileNotFoundError:
+            return ""
+
+    checks: Dict[str, Callable[[], bool]] = {
+        "start": lambda: True,
+        "lock": lambda: lock_holder() == str(proc_pid()),
+        "loaded": lambda: module in sysfs.loaded_livepatch_modules(root.root),
+        "recorded": lambda: mtime(STATE_FILES[0]) != before,
+        "notice": lambda: os.path.exists(os.path.join(root.root, "run/reboot-needed")),
+        "flag": lambda: bool(mtime("run/regenerate-initrd")),
+    }
+    return checks[point]
+
+
+def _kill_hook(root: Root, point: str, *args: str, module: str = "") -> None:
+    pid: List[int] = []
+    reached = _point(root, lambda: pid[0], point, module)
+    proc = root.hook(*args)
+    pid.append(proc.pid)
+    _kill_at(proc, reached)
 
 
 # Each case: (name, step, fault, action(root) -> expected active patch after recovery)
@@ -130,21 +174,21 @@ def _install(root: Root, version: str) -> None:
     root.run_hook("post", PKG, f"{version}-1.1", "1")
 
 
-def case_kill_posttrans(delay: float) -> Callable[[Root], str]:
+def case_kill_posttrans(point: str) -> Callable[[Root], str]:
     def action(root: Root) -> str:
         _install(root, "1")
-        _kill_during(root.hook("posttrans", PKG, "1-1.1"), delay)
+        _kill_hook(root, point, "posttrans", PKG, "1-1.1", module="livepatch_1_1_1")
         root.run_hook("posttrans", PKG, "1-1.1")  # recovery: the next transaction's posttrans
         return "livepatch_1_1_1"
     return action
 
 
-def case_kill_postun(delay: float) -> Callable[[Root], str]:
+def case_kill_postun(point: str) -> Callable[[Root], str]:
     def action(root: Root) -> str:
         _install(root, "1")
         root.run_hook("posttrans", PKG, "1-1.1")
         root.rpm("-e", "--nodeps", "--noscripts", PKG)
-        _kill_during(root.hook("postun", PKG, "1-1.1", "0"), delay)
+        _kill_hook(root, point, "postun", PKG, "1-1.1", "0")
         root.run_hook("postun", PKG, "1-1.1", "0")
         if not os.path.exists(os.path.join(root.root, "run/reboot-needed")):
             raise AssertionError("no reboot notice after recovery")
@@ -152,28 +196,28 @@ def case_kill_postun(delay: float) -> Callable[[Root], str]:
     return action
 
 
-def case_kill_upgrade(delay: float) -> Callable[[Root], str]:
+def case_kill_upgrade(point: str) -> Callable[[Root], str]:
     def action(root: Root) -> str:
         _install(root, "1")
         root.run_hook("posttrans", PKG, "1-1.1")
         _install(root, "2")
-        _kill_during(root.hook("posttrans", PKG, "2-1.1"), delay)
+        _kill_hook(root, point, "posttrans", PKG, "2-1.1", module="livepatch_2_1_1")
         root.run_hook("posttrans", PKG, "2-1.1")
         return "livepatch_2_1_1"
     return action
 
 
-def case_kill_pre(delay: float) -> Callable[[Root], str]:
+def case_kill_pre(point: str) -> Callable[[Root], str]:
     """The %pre gate is killed: rpm aborts that package (the old state stays); a retry installs."""
     def action(root: Root) -> str:
-        _kill_during(root.hook("pre", PKG, "1-1.1", "1"), delay)
+        _kill_hook(root, point, "pre", PKG, "1-1.1", "1")
         _install(root, "1")
         root.run_hook("posttrans", PKG, "1-1.1")
         return "livepatch_1_1_1"
     return action
 
 
-def case_kill_plugin(delay: float) -> Callable[[Root], str]:
+def case_kill_plugin(point: str) -> Callable[[Root], str]:
     """The commit plugin is killed inside COMMITEND (libzypp drops it); %posttrans or the next
     commit converges."""
     def action(root: Root) -> str:
@@ -183,11 +227,14 @@ def case_kill_plugin(delay: float) -> Callable[[Root], str]:
         frames = b"PLUGINBEGIN\n\n\0COMMITEND\n\n" + step + b"\0PLUGINEND\n\n\0_DISCONNECT\n\n\0"
         code = ("import sys; from zypp_plugin_klp import plugin; "
                 "plugin.serve(0, 1, plugin.CommitPlugin(sys.argv[1], {}))")
+        pid: List[int] = []
+        reached = _point(root, lambda: pid[0], point, "livepatch_1_1_1")
         proc = subprocess.Popen([sys.executable, "-c", code, root.root], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        pid.append(proc.pid)
         proc.stdin.write(frames)
         proc.stdin.flush()
-        _kill_during(proc, delay)
+        _kill_at(proc, reached)
         root.run_hook("posttrans", PKG, "1-1.1")
         return "livepatch_1_1_1"
     return action
@@ -252,15 +299,16 @@ def case_generator_fails() -> Callable[[Root], str]:
     return action
 
 
-def cases(kill_delays=(0.0, 0.02, 0.05, 0.1, 0.2)) -> Dict[str, Callable[[Root], str]]:
-    """Every (step, fault) pair of the matrix."""
+def cases() -> Dict[str, Callable[[Root], str]]:
+    """Every (step, fault) pair of the matrix; kills land at observable points of each step."""
     matrix: Dict[str, Callable[[Root], str]] = {}
-    for delay in kill_delays:
-        matrix[f"pre/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_pre(delay)
-        matrix[f"plugin-COMMITEND/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_plugin(delay)
-        matrix[f"posttrans/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_posttrans(delay)
-        matrix[f"postun/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_postun(delay)
-        matrix[f"upgrade-posttrans/SIGKILL@{delay * 1000:.0f}ms"] = case_kill_upgrade(delay)
+    for point in ("start", "lock", "loaded", "recorded"):
+        matrix[f"plugin-COMMITEND/SIGKILL@{point}"] = case_kill_plugin(point)
+        matrix[f"posttrans/SIGKILL@{point}"] = case_kill_posttrans(point)
+        matrix[f"upgrade-posttrans/SIGKILL@{point}"] = case_kill_upgrade(point)
+    matrix["pre/SIGKILL@start"] = case_kill_pre("start")
+    for point in ("start", "notice", "flag"):
+        matrix[f"postun/SIGKILL@{point}"] = case_kill_postun(point)
     for step in ("post", "posttrans", "postun"):
         matrix[f"{step}/ENOSPC"] = case_enospc(step)
     for code in (errno.EEXIST, errno.EBUSY, errno.ENOEXEC, errno.EKEYREJECTED, errno.ENOMEM):

@@ -148,3 +148,26 @@ def test_mutated_captures_never_raise_anything_but_frame_error(data):
         reader.close()
     except FrameError:
         pass
+
+
+NEW_DIALECT = (b"PLUGINBEGIN\nuserdata:a\\nb\\\\c\n\n\0"
+               b"COMMITBEGIN\ncontent-length:11\n\n{\"x\":\"\0\\n\"}\0"
+               b"_DISCONNECT\n\n\0")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["capture", "new"]), st.lists(st.integers(min_value=0), max_size=12))
+def test_frames_split_across_reads_decode_exactly_as_in_one_read(which, cuts):
+    """Frames arrive in arbitrary pieces from a pipe: every split point (inside a command, a
+    header, an escape, a content-length body holding a NUL) gives the same frames, all fields."""
+    data = b"".join(captured_frames()) if which == "capture" else NEW_DIALECT
+    whole = FrameReader()
+    expected = whole.feed(data)
+    whole.close()
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    reader = FrameReader()
+    got = [f for a, b in zip(points, points[1:]) for f in reader.feed(data[a:b])]
+    reader.close()
+    assert [(f.command, f.headers, f.body) for f in got] == \
+        [(f.command, f.headers, f.body) for f in expected]
+    assert len(expected) == (5 if which == "capture" else 3)
