@@ -34,10 +34,32 @@ def kernel():
     return LinuxKernel("/")
 
 
+def worker_stack():
+    """The kernel stack of the test module's worker thread ('' when it is not there)."""
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            with open(f"/proc/{pid}/comm") as handle:
+                if handle.read().strip() != "klp_held_worker":
+                    continue
+            with open(f"/proc/{pid}/stack") as handle:
+                return handle.read()
+        except OSError:
+            continue
+    return ""
+
+
 def hold(value):
+    """Set the worker's hold and wait (bounded) until its stack shows it inside, or out of, the
+    held function (the original or the live patch's replacement), not for a guessed time."""
     with open(HOLD, "w") as handle:
         handle.write(f"{value}\n")
-    time.sleep(0.3)  # let the worker enter (or leave) the held function
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if ("klp_test_held_func" in worker_stack()) == bool(value):
+            return
+        time.sleep(0.02)  # polling the observable state
+    raise AssertionError(f"the worker did not {'enter' if value else 'leave'} the held function: "
+                         f"{worker_stack()!r}")
 
 
 def test_01_ready_without_patches():
