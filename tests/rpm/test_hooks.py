@@ -345,21 +345,31 @@ def test_a_killed_holder_leaves_no_stale_lock(root):
 
 
 def test_what_was_verified_is_what_gets_loaded(root, tmp_path, build_ko, sim):
-    """A file swapped at the path after verification cannot slip in: loading uses the verified fd."""
+    """Through the load service (as %posttrans and the plugin call it): a file swapped at the path
+    right after verification cannot slip in, because the kernel gets the verified descriptor."""
     from zypp_plugin_klp.drivers.rpmdb import RpmDb
-    from zypp_plugin_klp.services import integrity
 
     install(root, tmp_path, build_ko, "1")
     rel = f"/lib/modules/{RELEASE}/livepatch/livepatch-1-1.1.ko"
-    (package,) = RpmDb(root).installed(PKG)
-    fd = integrity.verify(root, rel, package, RELEASE)
-    try:
-        evil = build_ko("livepatch_evil_9_9", vermagic="6.1.0-26-default SMP preempt mod_unload modversions")
-        os.replace(evil, os.path.join(root, rel.lstrip("/")))
-        assert sim.load_fd(fd, rel) == "livepatch_1_1_1"
-    finally:
-        os.close(fd)
+    evil = build_ko("livepatch_evil_9_9", vermagic="6.1.0-26-default SMP preempt mod_unload modversions")
+    swapped = []
+
+    class SwappingKernel(SimulatedKernel):
+        """The simulated kernel, with an attacker who swaps the file once it has been verified."""
+
+        def inspect_fd(self, fd, label):
+            if not swapped:
+                os.replace(evil, os.path.join(root, rel.lstrip("/")))
+                swapped.append(label)
+            return super().inspect_fd(fd, label)
+
+    outcome = apply.load_newest(root, SwappingKernel(root), RpmDb(root), RELEASE, wait=0)
+    assert swapped == [rel]
+    assert (outcome.module, outcome.loaded_now) == ("livepatch_1_1_1", True)
     assert sysfs.loaded_livepatch_modules(root) == ["livepatch_1_1_1"]
+    # the next load refuses the swapped file: its digest is not the one rpm recorded
+    again = apply.load_newest(root, SimulatedKernel(root), RpmDb(root), RELEASE, wait=0)
+    assert again.result == "failed" and again.message.startswith("refusing to load: "), again
 
 
 @pytest.mark.parametrize("modules_dir", ["/lib/modules", "/usr/lib/modules"])
