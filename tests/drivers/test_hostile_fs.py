@@ -69,3 +69,28 @@ def test_reboot_notice_through_a_hostile_run_directory(tmp_path):
     with pytest.raises(host.HostFileError):
         remove.after_erase(str(root), "kernel-livepatch-x-1-1", "6.1.0-1-default", "6.1.0-1-default")
     assert os.listdir(elsewhere) == []
+
+
+def test_bytes_on_disk_after_a_writer_is_killed_mid_write(tmp_path):
+    """A writer SIGKILLed halfway through its data (a real crash, in a child process): the file
+    keeps its old bytes exactly, and the next write replaces the dead writer's temporary file."""
+    import subprocess
+    import sys
+
+    (tmp_path / "state").write_bytes(b"old state\n")
+    code = ("import os, signal, sys\n"
+            "from zypp_plugin_klp.drivers import host\n"
+            "real = os.write\n"
+            "def half(fd, data):\n"
+            "    real(fd, bytes(data[:len(data) // 2]))\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "host.os.write = half\n"
+            "host.write_file(sys.argv[1], 'state', b'new state ' * 1000)\n")
+    child = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True)
+    assert child.returncode == -9, child.stderr
+    assert (tmp_path / "state").read_bytes() == b"old state\n"
+    (leftover,) = [n for n in os.listdir(tmp_path) if n != "state"]
+    assert leftover.startswith(".state.klp-") and os.path.getsize(tmp_path / leftover) == 5000
+    host.write_file(str(tmp_path), "state", b"next\n")
+    assert (tmp_path / "state").read_bytes() == b"next\n"
+    assert os.listdir(tmp_path) == ["state"]
