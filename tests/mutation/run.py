@@ -112,9 +112,10 @@ def summarise(found: Dict[str, Dict[str, int]], listed: Dict[str, str]) -> Tuple
 def main() -> int:
     if "--report" not in sys.argv:
         prepare()
+        # Only in-process calls count: mutmut maps each mutant to the tests that reached it while
+        # it traced them, and a subprocess (klp, klp-hook) runs the unmutated installed tree.
         env = dict(os.environ)
-        # Subprocesses the tests start (klp, klp-hook) import the mutated tree too.
-        env["PYTHONPATH"] = os.path.join(WORK, "mutants")
+        env.pop("PYTHONPATH", None)
         mutmut = os.path.join(os.path.dirname(sys.executable), "mutmut")
         with open(os.path.join(REPO, "out", "mutation", "mutmut.log"), "wb") as log:
             run = subprocess.run(["nice", "-n", "10", mutmut, "run"], cwd=WORK, env=env,
