@@ -42,9 +42,29 @@ def sim(tmp_path) -> SimulatedKernel:
 
 
 def run_klp(*args: str, prog: str = "klp", stdin: str = "") -> subprocess.CompletedProcess:
-    """Run the installed klp/kgr console script for real, as a user would."""
+    """Run the installed klp/kgr console script for real, as a user would.
+
+    ``make mutation`` sets KLP_TESTS_IN_PROCESS=1: the same entry (``cli.klp.run``) is called in
+    this process, so mutmut sees which tests reach which code (it cannot trace a subprocess)."""
+    if os.environ.get("KLP_TESTS_IN_PROCESS") == "1":
+        return _run_klp_in_process(list(args), prog, stdin)
     exe = os.path.join(os.path.dirname(sys.executable), prog)
     return subprocess.run([exe, *args], capture_output=True, text=True, input=stdin, timeout=60)
+
+
+def _run_klp_in_process(args: List[str], prog: str, stdin: str) -> subprocess.CompletedProcess:
+    import io
+
+    from zypp_plugin_klp.cli import klp
+
+    saved = sys.stdin, sys.stdout, sys.stderr
+    sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin), io.StringIO(), io.StringIO()
+    try:
+        code = klp.run(args, prog)
+        out, err = sys.stdout.getvalue(), sys.stderr.getvalue()
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved
+    return subprocess.CompletedProcess([prog, *args], code, out, err)
 
 
 def build_livepatch_rpm(tmp_path, ko_path: str, version: str = "1", release: str = "1.1",
