@@ -116,6 +116,7 @@ def main() -> int:
         # it traced them, and a subprocess (klp, klp-hook) runs the unmutated installed tree.
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)
+        env["KLP_TESTS_IN_PROCESS"] = "1"  # tests/conftest.py: klp through cli.klp.run, in-process
         mutmut = os.path.join(os.path.dirname(sys.executable), "mutmut")
         with open(os.path.join(REPO, "out", "mutation", "mutmut.log"), "wb") as log:
             run = subprocess.run(["nice", "-n", "10", mutmut, "run"], cwd=WORK, env=env,
