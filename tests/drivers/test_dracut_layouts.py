@@ -50,7 +50,7 @@ def test_no_live_patch_leaves_the_module_out(tmp_path):
 BUSYBOX = shutil.which("busybox")
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or BUSYBOX is None, reason="needs root (chroot) and busybox")
+@pytest.mark.needs("root", "busybox")
 @pytest.mark.parametrize("merged", [False, True])
 def test_boot_script_loads_each_live_patch_once(tmp_path, merged):
     """kernel-livepatch.sh as the initrd runs it, chrooted into a root with a static busybox
