@@ -75,6 +75,7 @@ bench: setup
 	$(PY) bench/zypper_bench.py
 	$(PY) bench/lifecycle_bench.py
 	$(PY) bench/fleet_bench.py
+	$(PY) bench/waits_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
