@@ -393,8 +393,7 @@ def test_fifos_as_product_data_or_saved_report_do_not_hang(root, tmp_path):
 
 # --save and another user's symlink (issue 15, finding 10).
 
-@pytest.mark.skipif(os.geteuid() != 0 and os.environ.get("CI") != "true",
-                    reason="needs root to plant a symlink owned by another user")
+@pytest.mark.needs("root")  # to plant a symlink owned by another user
 def test_save_refuses_a_symlink_another_user_planted(root, tmp_path):
     shared = tmp_path / "tmp"            # like /tmp: world-writable and sticky
     shared.mkdir(mode=0o1777)

@@ -2,7 +2,6 @@
 what make would run, ``make -n``: nothing is installed by this test)."""
 
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -17,7 +16,7 @@ def planned(target: str) -> str:
                           capture_output=True, text=True, check=True).stdout
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.needs("make")
 def test_demo_installs_only_what_it_needs_and_test_everything():
     demo = planned("demo")
     assert "zypper" in demo and "createrepo-c" in demo and "fixtures/demo.py" in demo

@@ -11,7 +11,6 @@ import pytest
 
 from conftest import REPO
 
-from zypp_plugin_klp.testing.mockroot import missing_capabilities
 
 MASKS = [
     (re.compile(r"\d+(\.\d+)? ?(KiB|MiB|B)\b"), "<size>"),
@@ -34,8 +33,7 @@ def readme_transcript() -> str:
     return readme.split("```text\n", 1)[1].split("```\n", 1)[0]
 
 
-@pytest.mark.skipif(missing_capabilities() is not None,
-                    reason=f"the demo cannot run here: {missing_capabilities()}")
+@pytest.mark.needs("mockroot")
 def test_readme_shows_the_demos_real_output():
     run = subprocess.run([sys.executable, os.path.join(REPO, "fixtures", "demo.py")],
                          capture_output=True, text=True, timeout=600)

@@ -11,13 +11,11 @@ from conftest import REPO, VERMAGIC
 
 import kobuild
 from zypp_plugin_klp.testing import packages
-from zypp_plugin_klp.testing.mockroot import missing_capabilities
 from zypp_plugin_klp.testing.plugin import macros_path, template_path
 
 SANDBOX = os.path.join(REPO, "bin", "klp-sandbox")
 PKG = "kernel-livepatch-6_1_0-26-default"
-pytestmark = pytest.mark.skipif(missing_capabilities() is not None,
-                                reason=f"sandboxes need mock roots: {missing_capabilities()}")
+pytestmark = pytest.mark.needs("mockroot")
 
 
 def sandbox(*args, stdin=None):
