@@ -17,6 +17,8 @@ from typing import Any, Dict, List, Optional
 import pytest
 import yaml
 
+from zypp_plugin_klp.testing import capabilities
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLEET_BIN = os.path.join(REPO, ".cache", "fleet-venv", "bin")
 SALT_TREE = os.path.join(REPO, "fleet", "salt")
@@ -33,9 +35,7 @@ def require(*tools: str) -> None:
         if why is None and not os.access(os.path.join(FLEET_BIN, tool), os.X_OK):
             why = f"{tool} is not installed in {FLEET_BIN} (run 'make setup')"
     if why:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"fleet engines unavailable under CI: {why}")
-        pytest.skip(why)
+        capabilities.unavailable(f"fleet engines unavailable: {why}")
 
 
 def _free_port() -> int:
