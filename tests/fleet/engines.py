@@ -14,7 +14,6 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-import pytest
 import yaml
 
 from zypp_plugin_klp.testing import capabilities
