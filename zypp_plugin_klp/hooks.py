@@ -106,7 +106,7 @@ class Hook:
 
             wait = policy_for("scriptlet", self.root, self.environ)
             outcome = load_newest(self.root, open_kernel(self.root), open_rpmdb(self.root), self.kernel,
-                                  wait.timeout, wait.interval, on_wait=self.say)
+                                  wait.timeout, wait.interval, on_wait=self.say, lock=wait.lock)
             self.say(outcome.message if outcome.result != "failed" else f"warning: {outcome.message}")
             if outcome.loaded_now:
                 try:  # again, idempotently: %post's flag may have been lost (killed, disk full)

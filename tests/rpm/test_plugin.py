@@ -260,3 +260,39 @@ def test_commit_end_refreshes_the_metrics_textfile_and_never_fails_over_it(root)
     assert replies == ["ACK"] * 4
     assert record["errors"] == []
     assert [d for d in record["decisions"] if d.startswith("metrics not refreshed: ")] != []
+
+
+HOLD_LOCK = """\
+import fcntl, os, select, sys
+os.makedirs(sys.argv[1], exist_ok=True)
+fd = os.open(sys.argv[1] + "/lock", os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.pwrite(fd, b"%d\\n" % os.getpid(), 0)
+print("held", flush=True)
+select.select([sys.stdin], [], [], 45)  # released when the test closes stdin, or after 45 s
+"""
+
+
+def test_commit_end_with_the_lock_held_answers_in_time_and_leaves_the_load(root, sim, build_ko,
+                                                                             tmp_path):
+    """Issue 15, finding 6: another process holds /run/klp/lock (a hook loading, a stuck klp):
+    the plugin answers every frame well within libzypp's 30 s and records 'lock busy'."""
+    import subprocess
+    import sys
+
+    from zypp_plugin_klp.paths import LOCK_DIR
+
+    rpm_install(root, build_livepatch_rpm(tmp_path, build_ko("livepatch_1_1_1"), "1"))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, os.path.join(root, LOCK_DIR)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        replies, record, elapsed = converse(root, conversation(
+            ("COMMITBEGIN", body("+", "1")), ("COMMITEND", body("+", "1", "ok"))))
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert replies == ["ACK"] * 5 and elapsed < 10
+    assert record["actions"] == [{"load": "lock_busy", "message": record["decisions"][-1]}]
+    assert f"lock busy: process {holder.pid} holds" in record["decisions"][-1]
+    assert sysfs.read_patches(root) == []  # the holder does the load, not the plugin

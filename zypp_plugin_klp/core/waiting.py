@@ -24,6 +24,7 @@ class WaitPolicy:
     interval: float = 1.0
     signal_after: float | None = None  # signal blocking tasks once, this far into the wait
     cap: float | None = None           # the timeout never exceeds this (libzypp's plugin limit)
+    lock: float = 0.0                  # how long to wait for /run/klp/lock before giving up
 
 
 @dataclass(frozen=True)
@@ -34,16 +35,24 @@ class Default:
     interval: float
     sysconfig_key: str | None = None   # in /etc/sysconfig/livepatching
     env_key: str | None = None         # wins over the sysconfig value
-    cap: float | None = None
+    cap: float | None = None           # no setting makes the timeout longer than this
     signal_after: float | None = None
+    lock: float = 0.0                  # deadline for taking /run/klp/lock
 
+
+SCRIPTLET_CAP = 600.0   # seconds: the longest LIVEPATCH_WAIT/KLP_WAIT honoured
+SCRIPTLET_LOCK = 2 * SCRIPTLET_CAP + 60.0  # a holder's two waits (before loading, after) and more
+PLUGIN_LOCK = 3.0       # the plugin's whole answer stays well inside libzypp's 30 s
 
 # Every waiter and its defaults, written once.
 DEFAULTS: dict[str, Default] = {
-    # rpm scriptlets (%posttrans): before loading and for the new patch's transition
-    "scriptlet": Default(15.0, 0.5, "LIVEPATCH_WAIT", "KLP_WAIT"),
-    # the commit plugin: libzypp drops a plugin that takes 30 s to answer
-    "plugin": Default(20.0, 0.5, "LIVEPATCH_PLUGIN_WAIT", cap=25.0),
+    # rpm scriptlets (%posttrans): before loading and for the new patch's transition; capped so
+    # that LIVEPATCH_WAIT=inf cannot hold the rpm transaction (and the lock) forever
+    "scriptlet": Default(15.0, 0.5, "LIVEPATCH_WAIT", "KLP_WAIT", cap=SCRIPTLET_CAP,
+                         lock=SCRIPTLET_LOCK),
+    # the commit plugin: libzypp drops a plugin that takes 30 s to answer; a busy lock means a
+    # scriptlet or klp is loading right now: the plugin leaves the load to it
+    "plugin": Default(20.0, 0.5, "LIVEPATCH_PLUGIN_WAIT", cap=25.0, lock=PLUGIN_LOCK),
     # 'klp wait' (--timeout and --interval override)
     "cli": Default(60.0, 1.0),
 }
@@ -55,7 +64,7 @@ def policy(waiter: str, sysconfig: dict[str, str], environ: dict[str, str]) -> W
     raw = (environ.get(d.env_key) if d.env_key else None) or \
         (sysconfig.get(d.sysconfig_key) if d.sysconfig_key else None)
     timeout = seconds(raw, d.timeout, d.cap if d.cap is not None else float("inf"))
-    return WaitPolicy(timeout, d.interval, d.signal_after, d.cap)
+    return WaitPolicy(timeout, d.interval, d.signal_after, d.cap, d.lock)
 
 
 # What the waiting loop does next

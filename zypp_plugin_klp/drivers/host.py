@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 
 from ..errors import KlpError
 from ..paths import LOCK_DIR
@@ -12,6 +13,10 @@ from ..paths import LOCK_DIR
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+
+class LockBusyError(KlpError):
+    """Another process held /run/klp/lock for longer than the caller may wait."""
 
 
 class HostFileError(KlpError):
@@ -225,10 +230,12 @@ class Lock:
 
     RELPATH = LOCK_DIR
 
-    def __init__(self, root: str, on_wait: "Callable[[str], None] | None" = None) -> None:
+    def __init__(self, root: str, on_wait: "Callable[[str], None] | None" = None,
+                 deadline: float = float("inf")) -> None:
         self.root = root
         self.fd = -1
         self.on_wait = on_wait
+        self.deadline = deadline  # seconds to wait for a holder; then LockBusyError
 
     def __enter__(self) -> "Lock":
         import fcntl
@@ -248,15 +255,40 @@ class Lock:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if self.on_wait is not None:
-                holder = os.pread(self.fd, 32, 0).decode("ascii", "replace").strip() or "?"
-                self.on_wait(f"waiting for process {holder}, which holds {self.RELPATH}/lock")
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
+                self.on_wait(f"waiting for process {self._holder()}, which holds "
+                             f"{self.RELPATH}/lock")
+            self._take_by(time.monotonic() + self.deadline)
         try:  # who holds it is information for waiters, not a condition for holding it
             os.ftruncate(self.fd, 0)
             os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
         except OSError:
             pass
         return self
+
+    def _holder(self) -> str:
+        return os.pread(self.fd, 32, 0).decode("ascii", "replace").strip()[:16] or "?"
+
+    def _take_by(self, until: float) -> None:
+        """Take the lock before the monotonic time ``until``; LockBusyError after it (closed)."""
+        import fcntl
+
+        if until == float("inf"):
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            return
+        pause = 0.01
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                left = until - time.monotonic()
+                if left <= 0:
+                    holder = self._holder()
+                    os.close(self.fd)
+                    self.fd = -1
+                    raise LockBusyError(f"lock busy: process {holder} holds {self.RELPATH}/lock")
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.2)
 
     def __exit__(self, *_exc: object) -> None:
         try:

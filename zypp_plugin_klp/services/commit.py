@@ -78,13 +78,16 @@ def _posttrans_did_it(root: str, steps: list[Step], started: str, decide: Decide
 
 def _ensure_loaded(root: str, environ: dict[str, str], kernel: KernelDriver, rpmdb: Any,
                    release: str, decide: Decide) -> list[dict[str, Any]]:
-    from .load import load_newest, may_load_now
+    from .load import BUSY, load_newest, may_load_now
 
     if not may_load_now(kernel, environ, release):
         decide(f"not loading live patches for {release} (LIVEPATCH_KERNEL or build root)")
         return []
     wait = transition.policy_for("plugin", root, {})
-    outcome = load_newest(root, kernel, rpmdb, release, wait.timeout, wait.interval, on_wait=decide)
+    outcome = load_newest(root, kernel, rpmdb, release, wait.timeout, wait.interval, on_wait=decide,
+                          lock=wait.lock)
+    if outcome.result == BUSY:
+        decide(outcome.message)
     return [{"load": outcome.result, "message": outcome.message}]
 
 

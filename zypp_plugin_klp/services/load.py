@@ -20,6 +20,7 @@ ACTIVE = "active"            # the newest patch was already active: nothing done
 LOADED = "loaded"            # loaded and its transition completed
 IN_PROGRESS = "in_progress"  # loaded, transition still running at the end of the wait
 NOTHING = "nothing"          # no live patch package installed for the kernel
+BUSY = "lock_busy"           # another process held the lock past the deadline: it does the load
 # FAILED (state.FAILED): the kernel refused, or another transition never finished
 
 
@@ -63,14 +64,20 @@ def module_path(package: object, release: str) -> Optional[str]:
 def load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
                 wait: float = DEFAULTS["scriptlet"].timeout,
                 interval: float = DEFAULTS["scriptlet"].interval,
-                on_wait: Optional[Callable[[str], None]] = None) -> Outcome:
+                on_wait: Optional[Callable[[str], None]] = None,
+                lock: float = DEFAULTS["scriptlet"].lock) -> Outcome:
     """Load the newest installed ``kernel-livepatch-<release>`` patch unless it is active.
 
     Waits up to ``wait`` seconds for a running transition before loading and for the new one
-    after. The outcome is recorded atomically in ``/var/lib/klp/last-load.json``.
+    after. The outcome is recorded atomically in ``/var/lib/klp/last-load.json``, except BUSY:
+    when another process holds the lock for ``lock`` seconds, nothing is done or recorded (the
+    holder is loading and records its own outcome).
     """
-    with host.Lock(root, on_wait):
-        outcome = _load_newest(root, kernel, rpmdb, release, wait, interval)
+    try:
+        with host.Lock(root, on_wait, deadline=lock):
+            outcome = _load_newest(root, kernel, rpmdb, release, wait, interval)
+    except host.LockBusyError as exc:
+        return Outcome(BUSY, f"{exc}; leaving the load to it")
     LastLoad(outcome.result, outcome.message, release,
              time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), outcome.module, outcome.package,
              outcome.loaded_now).save(root)
