@@ -27,13 +27,16 @@ deps:
 demo-deps:
 	@$(call apt_install,$(DEMO_APT_PACKAGES))
 
-$(VENV)/.ready: setup.cfg pyproject.toml Makefile
+# The entry points run isolated (python3 -IS): the venv's copies get the checkout as their path.
+ENTRY_POINTS := klp kgr zypper-lifecycle
+$(VENV)/.ready: setup.cfg pyproject.toml Makefile $(addprefix bin/,$(ENTRY_POINTS))
 	$(MAKE) --no-print-directory deps
 	rm -rf $(VENV)
 	/usr/bin/python3 -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PIP_PACKAGES)
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-build-isolation --no-deps \
 	    --config-settings editable_mode=compat -e .
+	sed -i 's|^PRODUCT = ""$$|PRODUCT = "$(CURDIR)"|' $(addprefix $(VENV)/bin/,$(ENTRY_POINTS))
 	touch $@
 
 # A private, unpacked dracut for tests/kernel (the machine's own initramfs tooling stays untouched).

@@ -389,3 +389,19 @@ def test_posttrans_loads_from_either_module_layout(root, tmp_path, build_ko, mod
     assert "livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) is active" in capsys.readouterr().err
     (report,) = reports.patches(open_kernel(root), open_rpmdb(root))
     assert report.active and report.package.name == PKG and report.cves == ["CVE-2024-1086"]
+
+
+def test_the_initrd_generator_is_run_by_absolute_path_never_looked_up_in_path(tmp_path,
+                                                                                monkeypatch):
+    """Issue 15, finding 5: root's PATH (a user's directory first) does not pick the generator."""
+    from zypp_plugin_klp.services.initrd import generator_path
+
+    evil = tmp_path / "dracut"
+    evil.write_text("#!/bin/sh\ntouch /tmp/pwned\n")
+    evil.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    found = generator_path(None)
+    assert found is None or (found.startswith("/") and not found.startswith(str(tmp_path)))
+    assert generator_path("mkinitrd-not-there") is None
+    assert generator_path("../dracut") is None
+    assert generator_path("/usr/bin/dracut") == "/usr/bin/dracut"

@@ -95,3 +95,29 @@ def _imports(text):
         elif isinstance(node, ast.Import):
             modules.update(a.name for a in node.names)
     return {m for m in modules for m in (m, *m.split("."))}
+
+
+ENTRY_POINTS = ("bin/klp", "bin/kgr", "bin/zypp-plugin-klp", "bin/zypper-lifecycle",
+                "rpm-hooks/klp-hook")
+
+
+def test_every_entry_point_runs_isolated_with_an_explicit_product_path():
+    """Issue 15, finding 5: root's PYTHON* variables, user site and .pth files never run."""
+    for name in ENTRY_POINTS:
+        with open(os.path.join(REPO, name), encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+        assert lines[0] == "#!/usr/bin/python3 -IS", name
+        assert 'PRODUCT = ""' in lines and "sys.path[:0] = [PRODUCT] if PRODUCT else []" in lines
+
+
+def test_the_venv_runs_the_same_entry_files():
+    """make setup's console scripts are bin/*, only the interpreter and PRODUCT written in."""
+    bindir = os.path.dirname(sys.executable)
+    for name in ("klp", "kgr", "zypper-lifecycle"):
+        with open(os.path.join(REPO, "bin", name), encoding="utf-8") as handle:
+            source = handle.read().splitlines()
+        with open(os.path.join(bindir, name), encoding="utf-8") as handle:
+            copy = handle.read().splitlines()
+        assert copy[0].startswith(f"#!{bindir}/python") and copy[0].endswith(" -IS"), copy[0]
+        assert copy[1:] == [f'PRODUCT = "{REPO}"' if line == 'PRODUCT = ""' else line
+                            for line in source[1:]], name

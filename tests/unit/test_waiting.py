@@ -28,3 +28,18 @@ def test_step_signals_once_after_signal_after_and_respects_the_cap():
     assert step(p, 15.0, True, False) == (SIGNAL, 0.0)
     assert step(p, 16.0, True, True)[0] == PAUSE
     assert step(p, 25.0, True, True) == (GIVE_UP, 0.0)
+
+
+def test_every_wait_a_setting_can_stretch_is_capped_and_every_lock_wait_has_a_deadline():
+    """Issue 15, finding 5: LIVEPATCH_WAIT=inf or KLP_WAIT=1e300 cannot make %posttrans wait (and
+    hold /run/klp/lock) without limit; finding 6: the plugin's lock deadline is a few seconds."""
+    from zypp_plugin_klp.core.waiting import DEFAULTS, SCRIPTLET_CAP
+
+    assert policy("scriptlet", {"LIVEPATCH_WAIT": "inf"}, {}).timeout == SCRIPTLET_CAP == 600.0
+    assert policy("scriptlet", {}, {"KLP_WAIT": "1e300"}).timeout == SCRIPTLET_CAP
+    assert policy("scriptlet", {"LIVEPATCH_WAIT": "599"}, {}).timeout == 599.0
+    for name, default in DEFAULTS.items():
+        if default.env_key or default.sysconfig_key:
+            assert default.cap is not None and default.cap < float("inf"), name
+    assert 0 < policy("plugin", {}, {}).lock + policy("plugin", {}, {}).cap <= 30.0
+    assert policy("scriptlet", {}, {}).lock < float("inf")

@@ -205,3 +205,30 @@ def test_zypper_lifecycle_and_live_patch_expiry(mock):
     status = klp(mock, "-v", "status").stdout
     assert re.search(rf"live patch stream {PKG} expires on {expires} \(in \d+ days\): plan a kernel "
                      "update and reboot", status), status
+
+
+EVIL = "import os, sys\nopen('/tmp/pwned-' + os.path.basename(sys.argv[0] or 'python'), 'w').close()\n"
+
+
+def test_roots_environment_does_not_reach_roots_python(mock):
+    """Issue 15, finding 5: a PYTHONPATH with a sitecustomize and a HOME with user site-packages
+    (usercustomize) in root's environment run no code in the rpm hooks, the commit plugin, klp and
+    zypper lifecycle under `zypper in`; the install still does all its work."""
+    python = "python{}.{}".format(*__import__("sys").version_info[:2])
+    for path in ("tmp/evil/sitecustomize.py",
+                 f"tmp/evilhome/.local/lib/{python}/site-packages/usercustomize.py"):
+        os.makedirs(os.path.join(mock.root, os.path.dirname(path)), exist_ok=True)
+        with open(os.path.join(mock.root, path), "w") as handle:
+            handle.write(EVIL)
+    env = {"PYTHONPATH": "/tmp/evil", "HOME": "/tmp/evilhome", "PYTHONSTARTUP": "/tmp/evil/x.py"}
+    probe = mock.chroot("/usr/bin/python3", "-c", "pass", env=env)  # the attack works on plain python
+    assert probe.returncode == 0 and os.path.exists(os.path.join(mock.root, "tmp/pwned-python"))
+    os.unlink(os.path.join(mock.root, "tmp/pwned-python"))
+    r = zypper(mock, "in", PKG, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for argv in (("/usr/bin/klp", "status"), ("/usr/bin/kgr", "status"),
+                 ("/usr/lib/zypper/commands/zypper-lifecycle",)):
+        assert mock.chroot(*argv, env=env).returncode == 0
+    assert active(mock) == ["livepatch_3_1_1"]
+    assert "%posttrans already handled" in klp(mock, "log").stdout  # hook and plugin both ran
+    assert [n for n in os.listdir(os.path.join(mock.root, "tmp")) if n.startswith("pwned")] == []

@@ -5,7 +5,7 @@ Follows suse-module-tools' convention: ``%post`` leaves a flag ``/run/regenerate
 succeeded, so a failed or interrupted transaction is rebuilt by the next one.
 """
 
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 from ..drivers import host
 from ..drivers.modfiles import kernel_installed
@@ -15,6 +15,19 @@ from ..paths import INITRD_FLAGS as FLAGS
 POSTTRANS_HELPER = "/usr/lib/module-init-tools/regenerate-initrd-posttrans"
 
 Runner = Callable[[List[str]], Result]
+SYSTEM_BIN = ("/usr/bin", "/usr/sbin", "/bin", "/sbin")  # where a bare generator name is looked up
+
+
+def generator_path(setting: Optional[str]) -> Optional[str]:
+    """The initrd generator to run, by absolute path: INITRD_GENERATOR from
+    /etc/sysconfig/bootloader (default dracut); a bare name is looked up in the system's
+    directories only, never in the caller's PATH. None when it is not there."""
+    name = setting or "dracut"
+    if name.startswith("/"):
+        return name
+    if "/" in name:
+        return None
+    return next((f"{d}/{name}" for d in SYSTEM_BIN if host.is_executable(f"{d}/{name}")), None)
 
 
 def schedule(root: str, kernel_release: str) -> None:
@@ -43,7 +56,10 @@ def regenerate(root: str, environ: Dict[str, str], run: Runner) -> List[str]:
     if root == "/" and host.is_executable(POSTTRANS_HELPER):
         result = run([POSTTRANS_HELPER])
         return [] if result.ok else [f"initrd regeneration failed; re-run: {result.command}"]
-    generator = host.sysconfig(root, "bootloader").get("INITRD_GENERATOR") or "dracut"
+    generator = generator_path(host.sysconfig(root, "bootloader").get("INITRD_GENERATOR"))
+    if generator is None:
+        return [f"INITRD_GENERATOR is not an executable in {':'.join(SYSTEM_BIN)}; the initrd of "
+                f"{', '.join(flags)} was not regenerated"]
     messages = []
     for flag in flags:
         if flag != "all" and not kernel_installed(root, flag):
