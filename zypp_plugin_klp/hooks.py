@@ -1,11 +1,12 @@
 """``klp-hook``: the scriptlets of kernel-livepatch packages (%pre gate, %post, %postun, %posttrans).
 
 Usage: ``klp-hook STAGE PACKAGE VERSION-RELEASE [COUNT] [--kernel RELEASE] [--root DIR]``,
-as the macros in macros.klp write it. Exit 0 lets rpm go on; only ``pre`` ever fails (exit 1),
-which makes rpm keep the installed version. Arguments the hook cannot use (a packaging mistake of
-the macros' caller, e.g. a package name that names no kernel) are a warning and exit 0: a mistake
-of ours never refuses an install. Every message is one ``klp: ...`` line on stderr, where rpm and
-zypper show it.
+as the macros in macros.klp write it; ``klp-hook initrd-module RELEASE [--root DIR]`` for the
+dracut module (the one verified file its initrd may hold). Exit 0 lets rpm go on; only ``pre``
+ever fails (exit 1), which makes rpm keep the installed version. Arguments the hook cannot use (a
+packaging mistake of the macros' caller, e.g. a package name that names no kernel) are a warning
+and exit 0: a mistake of ours never refuses an install. Every message is one ``klp: ...`` line on
+stderr, where rpm and zypper show it.
 """
 
 import sys
@@ -108,6 +109,10 @@ class Hook:
             outcome = load_newest(self.root, open_kernel(self.root), open_rpmdb(self.root), self.kernel,
                                   wait.timeout, wait.interval, on_wait=self.say, lock=wait.lock)
             self.say(outcome.message if outcome.result != "failed" else f"warning: {outcome.message}")
+            if outcome.refused:  # the initrd would get the refused file: leave it as it is
+                self.say(f"warning: not regenerating the initrd of {self.kernel}: its live patch "
+                         "module was refused")
+                return 0
             if outcome.loaded_now:
                 try:  # again, idempotently: %post's flag may have been lost (killed, disk full)
                     initrd.schedule(self.root, self.kernel)
@@ -167,12 +172,47 @@ def parse(argv: List[str], environ: Dict[str, str]) -> Hook:
     return Hook(args[0], args[1], args[2], count, kernel, root or "/", environ)
 
 
+def initrd_module(argv: List[str]) -> int:
+    """``klp-hook initrd-module RELEASE [--root DIR]``: print the one module file the initrd of
+    kernel RELEASE may hold (the newest installed patch's, verified as the loader verifies it),
+    relative to DIR; exit 1 with a ``klp: ...`` line when there is none or it is refused."""
+    from .services.load import Unavailable, newest_verified
+    from .wiring import open_rpmdb
+
+    args = list(argv)
+    root = "/"
+    if "--root" in args[:-1]:
+        at = args.index("--root")
+        root = args.pop(at + 1)
+        del args[at]
+    if len(args) != 1 or args[0].startswith("-") or "/" in args[0]:
+        sys.stderr.write("usage: klp-hook initrd-module RELEASE [--root DIR]\n")
+        return 2
+    try:
+        module = newest_verified(root, open_rpmdb(root), args[0])
+    except Unavailable as exc:
+        sys.stderr.write(f"klp: {exc}\n")
+        return 1
+    from .drivers import host
+
+    host.close(module.fd)
+    sys.stdout.write(module.rel_path + "\n")
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of klp-hook."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["initrd-module"]:
+        try:
+            return initrd_module(args[1:])
+        except KlpError as exc:
+            sys.stderr.write(f"klp: {exc}\n")
+            return 1
     try:
         from .drivers import host
 
-        hook = parse(sys.argv[1:] if argv is None else argv, host.environment())
+        hook = parse(args, host.environment())
     except ValueError as exc:
         sys.stderr.write(f"klp-hook: warning: {exc} (the live patch hooks did nothing)\n")
         return 0

@@ -254,11 +254,17 @@ def test_a_tampered_module_file_is_refused_and_audited(root, tmp_path, build_ko,
     install(root, tmp_path, build_ko, "1")
     module = os.path.join(root, "lib/modules", RELEASE, "livepatch/livepatch-1-1.1.ko")
     tamper(module)
+    assert hook(root, "post", PKG, "1-1.1", "1") == 0
     assert hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0"}) == 0
     err = capsys.readouterr().err
     assert "klp: warning: refusing to load: /lib/modules/6.1.0-26-default/livepatch/livepatch-1-1.1.ko " \
            in err and words in err, err
     assert sysfs.loaded_livepatch_modules(root) == []
+    # issue 15, finding 2: the refused file does not go into a regenerated initrd either
+    assert f"klp: warning: not regenerating the initrd of {RELEASE}" in err
+    assert initrd_log(tmp_path) == [] and initrd.pending(root) == [RELEASE]
+    assert hooks.main(["initrd-module", RELEASE, "--root", root]) == 1
+    assert "klp: refusing to load: " in capsys.readouterr().err
     with open(os.path.join(root, integrity.AUDIT_LOG)) as handle:
         assert words in handle.read()
 
@@ -405,3 +411,22 @@ def test_the_initrd_generator_is_run_by_absolute_path_never_looked_up_in_path(tm
     assert generator_path("mkinitrd-not-there") is None
     assert generator_path("../dracut") is None
     assert generator_path("/usr/bin/dracut") == "/usr/bin/dracut"
+
+
+def test_initrd_module_names_the_verified_file_not_the_newest_file_name(root, tmp_path, build_ko,
+                                                                         capsys):
+    """Issue 15, finding 2: what the dracut module asks for. A world-writable livepatch-10 owned
+    by nobody and by no package sorts after the installed livepatch-9 (sort -V, glob order alike);
+    only the installed, verified livepatch-9 may go into the initrd."""
+    install(root, tmp_path, build_ko, "9")
+    livepatch = os.path.join(root, "lib/modules", RELEASE, "livepatch")
+    foreign = os.path.join(livepatch, "livepatch-10-1.1.ko")
+    with open(os.path.join(livepatch, "livepatch-9-1.1.ko"), "rb") as src, open(foreign, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(foreign, 0o666)
+    os.chown(foreign, 65534, 65534)
+    assert hooks.main(["initrd-module", RELEASE, "--root", root]) == 0
+    assert capsys.readouterr().out == f"/lib/modules/{RELEASE}/livepatch/livepatch-9-1.1.ko\n"
+    assert hooks.main(["initrd-module", "6.1.0-99-default", "--root", root]) == 1
+    assert "no live patch is installed for kernel 6.1.0-99-default" in capsys.readouterr().err
+    assert hooks.main(["initrd-module", "--root", root]) == 2

@@ -47,6 +47,45 @@ class Outcome:
     module: Optional[str] = None
     package: Optional[str] = None
     loaded_now: bool = False  # this call put the module into the kernel
+    refused: bool = False     # the integrity gate refused the module file
+
+
+class Unavailable(KlpError):
+    """No module to load: none installed (NOTHING) or not one that may be loaded (FAILED)."""
+
+    def __init__(self, result: str, message: str, package: Optional[str] = None,
+                 refused: bool = False) -> None:
+        super().__init__(message)
+        self.result, self.package, self.refused = result, package, refused
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The newest installed module file of a kernel, checked by the integrity gate."""
+
+    package: object
+    rel_path: str  # inside the root, e.g. /lib/modules/<release>/livepatch/livepatch-3-1.ko
+    fd: int        # open on the checked file: read from it, not from the path (caller closes)
+
+
+def newest_verified(root: str, rpmdb: object, release: str) -> Verified:
+    """The module of the newest installed ``kernel-livepatch-<release>`` package, verified (the
+    one file the loader and the initrd may use); Unavailable when there is none or it is refused."""
+    installed = rpmdb.installed(names.package_name(release))  # type: ignore[attr-defined]
+    if not installed:
+        raise Unavailable(NOTHING, f"no live patch is installed for kernel {release}")
+    package = installed[-1]
+    rel_path = module_path(package, release)
+    if rel_path is None:
+        raise Unavailable(FAILED, f"{package.nvra} has no module under "
+                                  f"/lib/modules/{release}/livepatch (nor /usr/lib/modules)",
+                          package.nvra)
+    from .integrity import IntegrityError, verify
+
+    try:
+        return Verified(package, rel_path, verify(root, rel_path, package, release))
+    except IntegrityError as exc:
+        raise Unavailable(FAILED, f"refusing to load: {exc}", package.nvra, refused=True) from None
 
 
 def module_path(package: object, release: str) -> Optional[str]:
@@ -86,25 +125,15 @@ def load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
 
 def _load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
                  wait: float, interval: float) -> Outcome:
-    installed = rpmdb.installed(names.package_name(release))  # type: ignore[attr-defined]
-    if not installed:
-        return Outcome(NOTHING, f"no live patch is installed for kernel {release}")
-    package = installed[-1]
-    rel_path = module_path(package, release)
-    if rel_path is None:
-        return Outcome(FAILED, f"{package.nvra} has no module under /lib/modules/{release}/livepatch "
-                       "(nor /usr/lib/modules)",
-                       package=package.nvra)
-    from .integrity import IntegrityError, verify
-
     try:
-        fd = verify(root, rel_path, package, release)
-    except IntegrityError as exc:
-        return Outcome(FAILED, f"refusing to load: {exc}", package=package.nvra)
+        module = newest_verified(root, rpmdb, release)
+    except Unavailable as exc:
+        return Outcome(exc.result, str(exc), package=exc.package, refused=exc.refused)
     try:
-        return _load_verified(root, kernel, fd, rel_path, package, wait, interval)
+        return _load_verified(root, kernel, module.fd, module.rel_path, module.package, wait,
+                              interval)
     finally:
-        host.close(fd)
+        host.close(module.fd)
 
 
 def _load_verified(root: str, kernel: KernelDriver, fd: int, rel_path: str, package: object,
