@@ -2,12 +2,16 @@
 
 faults: every case of the fault matrix; fuzz: random and mutated inputs for every parser (only
 the product's own error types may escape); tamper: altered module files that must be refused;
-races: parallel %posttrans hooks that must load once and leave whole state files.
+races: parallel %posttrans hooks that must load once and leave whole state files; attacks: every
+test that performs an attack of the security review (issue 15; its docstring or comments name
+the finding), run for real, each passing test an attack tried and refused.
 """
 
+import ast
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -140,6 +144,54 @@ def races(work: str, rounds: int = 10) -> None:
          met=corruptions == 0)
 
 
+ATTACK = re.compile(r"[Ii]ssue 15(?:, findings?|\.) ?(\d+)")
+
+
+def attack_tests() -> dict:
+    """{pytest node id: [finding numbers]} for every test function naming an issue 15 finding."""
+    found = {}
+    tests = os.path.join(REPO, "tests")
+    for directory, _, files in sorted(os.walk(tests)):
+        for name in sorted(f for f in files if f.startswith("test_") and f.endswith(".py")):
+            path = os.path.join(directory, name)
+            with open(path, encoding="utf-8") as handle:
+                source = handle.read()
+            for node in ast.parse(source).body:
+                if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                    text = ast.get_source_segment(source, node) or ""
+                    numbers = sorted({int(n) for n in ATTACK.findall(text)})
+                    if numbers:
+                        found[f"{os.path.relpath(path, REPO)}::{node.name}"] = numbers
+    return found
+
+
+def attacks(work: str) -> None:
+    import xml.etree.ElementTree as ET
+
+    found = attack_tests()
+    report = os.path.join(work, "attacks.xml")
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                    f"--junitxml={report}", *found], cwd=REPO, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=False)
+    tried = refused = 0
+    findings: dict = {}
+    for case in ET.parse(report).iter("testcase"):
+        node = f"{case.get('classname', '').replace('.', '/')}.py::{case.get('name', '')}"
+        numbers = found.get(node.split("[")[0], [])
+        outcome = [c.tag for c in case]
+        if "skipped" in outcome:
+            continue
+        tried += 1
+        ok = not {"failure", "error"} & set(outcome)
+        refused += ok
+        for n in numbers:
+            entry = findings.setdefault(str(n), {"tried": 0, "refused": 0})
+            entry["tried"] += 1
+            entry["refused"] += ok
+    line("attacks", tried=tried, refused=refused, findings=dict(sorted(findings.items(),
+         key=lambda kv: int(kv[0]))), target="refused == tried", met=tried > 0 and refused == tried)
+
+
 def main() -> int:
     work = tempfile.mkdtemp(prefix="klp-reliability.")
     try:
@@ -147,6 +199,7 @@ def main() -> int:
         fuzz()
         tamper(work)
         races(work)
+        attacks(work)
         return 0
     finally:
         subprocess.run(["rm", "-rf", "--one-file-system", work], check=False)

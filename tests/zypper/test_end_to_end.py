@@ -207,7 +207,11 @@ def test_zypper_lifecycle_and_live_patch_expiry(mock):
                      "update and reboot", status), status
 
 
-EVIL = "import os, sys\nopen('/tmp/pwned-' + os.path.basename(sys.argv[0] or 'python'), 'w').close()\n"
+EVIL = "import os\nopen(f'/tmp/pwned-{__name__}-{os.getpid()}', 'w').close()\n"
+
+
+def pwned(mock):
+    return [n for n in os.listdir(os.path.join(mock.root, "tmp")) if n.startswith("pwned-")]
 
 
 def test_roots_environment_does_not_reach_roots_python(mock):
@@ -222,13 +226,15 @@ def test_roots_environment_does_not_reach_roots_python(mock):
             handle.write(EVIL)
     env = {"PYTHONPATH": "/tmp/evil", "HOME": "/tmp/evilhome", "PYTHONSTARTUP": "/tmp/evil/x.py"}
     probe = mock.chroot("/usr/bin/python3", "-c", "pass", env=env)  # the attack works on plain python
-    assert probe.returncode == 0 and os.path.exists(os.path.join(mock.root, "tmp/pwned-python"))
-    os.unlink(os.path.join(mock.root, "tmp/pwned-python"))
+    assert probe.returncode == 0 and len(pwned(mock)) == 2  # sitecustomize and usercustomize
+    for name in pwned(mock):
+        os.unlink(os.path.join(mock.root, "tmp", name))
     r = zypper(mock, "in", PKG, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     for argv in (("/usr/bin/klp", "status"), ("/usr/bin/kgr", "status"),
                  ("/usr/lib/zypper/commands/zypper-lifecycle",)):
-        assert mock.chroot(*argv, env=env).returncode == 0
+        r = mock.chroot(*argv, env=env)
+        assert r.stdout and r.stderr == "", (argv, r.stderr)  # ran, and ran clean
     assert active(mock) == ["livepatch_3_1_1"]
     assert "%posttrans already handled" in klp(mock, "log").stdout  # hook and plugin both ran
-    assert [n for n in os.listdir(os.path.join(mock.root, "tmp")) if n.startswith("pwned")] == []
+    assert pwned(mock) == []
