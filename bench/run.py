@@ -9,7 +9,7 @@
 #
 #   klp --root DIR blocking      vs  the Python floor (listdir + read every patch_state)
 #   klp --root DIR blocking      vs  a POSIX shell loop with $(cat ...) (SUSE's algorithm)
-#   klp --root DIR status        vs  python3 -c pass
+#   klp --root DIR status        vs  python3 -c pass, and vs python3 -IS -c pass (klp's flags)
 #   klp --root DIR metrics       vs  python3 -c pass, on a second, steady-state server (the demo
 #                                    scenario with live patch 1 installed from an RPM and active):
 #                                    what the timer and node_exporter's users run every minute.
@@ -235,6 +235,7 @@ def bench(root: str, expected: set, tasks: int, repeat: int) -> list:
         "shell": (["/bin/sh", "-c", SHELL_LOOP, "sh", root], shell_repeat),
         "klp status": ([klp, "--root", root, "status"], repeat),
         "python -c pass": ([sys.executable, "-c", "pass"], repeat),
+        "python -IS -c pass": ([sys.executable, "-IS", "-c", "pass"], repeat),
     }
 
     def rewarm(seconds: float) -> None:
@@ -302,9 +303,13 @@ def bench(root: str, expected: set, tasks: int, repeat: int) -> list:
         record("blocking_vs_shell", ">= 10", median["shell"] / blocking, blocking,
                "POSIX shell loop (SUSE algorithm)", median["shell"], "shell",
                blocking_pids=len(expected), **shell_note),
-        record("status_vs_python", "<= 1.5", median["klp status"] / median["python -c pass"],
+        record("status_vs_python", "<= 1.2", median["klp status"] / median["python -c pass"],
                median["klp status"], "python3 -c pass", median["python -c pass"],
                "python -c pass", klp_name="klp status"),
+        record("status_vs_isolated_python", "<= 2.5",
+               median["klp status"] / median["python -IS -c pass"], median["klp status"],
+               "python3 -IS -c pass (klp's own interpreter flags)", median["python -IS -c pass"],
+               "python -IS -c pass", klp_name="klp status"),
     ]
 
 
