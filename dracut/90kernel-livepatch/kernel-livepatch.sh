@@ -1,13 +1,14 @@
 #!/bin/sh
-# Runs in the initrd (dracut cmdline hook): load the live patch dracut put there, before anything
-# else runs the code it replaces.
-for ko in /lib/modules/"$(uname -r)"/livepatch/*.ko /usr/lib/modules/"$(uname -r)"/livepatch/*.ko; do
-    # usr-merged initrds see the same file through both paths: load it once
-    [ "${ko#/usr}" != "$ko" ] && [ /usr/lib/modules -ef /lib/modules ] && continue
-    [ -e "$ko" ] || continue
-    if insmod "$ko"; then
-        info "kernel-livepatch: loaded ${ko##*/}"
+# Runs in the initrd (dracut cmdline hook, sourced): load the one live patch module that
+# module-setup.sh verified and recorded, before anything else runs the code it replaces. Other
+# *.ko files that may be there are never loaded.
+klp_module=
+[ -r /etc/kernel-livepatch.module ] && read -r klp_module < /etc/kernel-livepatch.module
+if [ -n "$klp_module" ] && [ -f "$klp_module" ]; then
+    if insmod "$klp_module"; then
+        info "kernel-livepatch: loaded ${klp_module##*/}"
     else
-        warn "kernel-livepatch: cannot load ${ko##*/}"
+        warn "kernel-livepatch: cannot load ${klp_module##*/}"
     fi
-done
+fi
+unset klp_module

@@ -1,9 +1,15 @@
 #!/bin/bash
-# dracut module "kernel-livepatch" (zypp-plugin-klp): puts the newest installed live patch of the
-# kernel the initrd is built for into it, and loads it early at boot, so a rebooted machine keeps
-# its live patches until the next kernel update.
+# dracut module "kernel-livepatch" (zypp-plugin-klp): puts the live patch the runtime loader would
+# load for the kernel the initrd is built for into it, and loads it early at boot, so a rebooted
+# machine keeps its live patches until the next kernel update.
 
-# Live patches of the kernel, in both layouts (/usr/lib/modules on usr-merged kernels), one per line.
+# The product's verdict, by absolute path: the newest installed package's module, verified like a
+# runtime load (root-owned, not group/other-writable, the digest rpm recorded), or nothing.
+KLP_HOOK=/usr/lib/zypp-plugin-klp/klp-hook
+# In the initrd: the one module file to load (its path, one line)
+KLP_BOOT_LIST=/etc/kernel-livepatch.module
+
+# Live patch files of the kernel, in both layouts (/usr/lib/modules on usr-merged kernels).
 klp_livepatches() {
     local ko
     for ko in "$dracutsysrootdir"{,/usr}/lib/modules/"$kernel"/livepatch/*.ko; do
@@ -21,12 +27,17 @@ depends() {
 }
 
 installkernel() {
-    local newest
-    # cumulative patches: the newest version is all that is needed (livepatch-<ver>-<rel>.ko)
-    newest=$(klp_livepatches | while read -r ko; do printf '%s %s\n' "${ko##*/}" "$ko"; done |
-             sort -V -k1,1 | tail -n 1 | cut -d' ' -f2-)
-    [[ -e $newest ]] || return 0
-    inst_simple "${newest#"$dracutsysrootdir"}"
+    local module
+    if [[ ! -x $KLP_HOOK ]]; then
+        dwarn "kernel-livepatch: $KLP_HOOK is missing: no live patch goes into the initrd"
+        return 0
+    fi
+    # a refusal is one 'klp: ...' line on stderr, which dracut shows; the initrd then has none
+    module=$("$KLP_HOOK" initrd-module "$kernel" --root "${dracutsysrootdir:-/}") || return 0
+    [[ $module == /*.ko && $module != *$'\n'* ]] || return 0
+    inst_simple "$module" || return 1
+    mkdir -p "$initdir/${KLP_BOOT_LIST%/*}"
+    printf '%s\n' "$module" > "$initdir$KLP_BOOT_LIST"
 }
 
 install() {
