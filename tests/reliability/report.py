@@ -148,7 +148,8 @@ ATTACK = re.compile(r"[Ii]ssue 15(?:, findings?|\.) ?(\d+)")
 
 
 def attack_tests() -> dict:
-    """{pytest node id: [finding numbers]} for every test function naming an issue 15 finding."""
+    """{pytest node id: [finding numbers]} for every test function naming an issue 15 finding
+    (in its source, or in its module's docstring for every test of the module)."""
     found = {}
     tests = os.path.join(REPO, "tests")
     for directory, _, files in sorted(os.walk(tests)):
@@ -156,10 +157,12 @@ def attack_tests() -> dict:
             path = os.path.join(directory, name)
             with open(path, encoding="utf-8") as handle:
                 source = handle.read()
-            for node in ast.parse(source).body:
+            tree = ast.parse(source)
+            whole = {int(n) for n in ATTACK.findall(ast.get_docstring(tree) or "")}
+            for node in tree.body:
                 if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
                     text = ast.get_source_segment(source, node) or ""
-                    numbers = sorted({int(n) for n in ATTACK.findall(text)})
+                    numbers = sorted(whole | {int(n) for n in ATTACK.findall(text)})
                     if numbers:
                         found[f"{os.path.relpath(path, REPO)}::{node.name}"] = numbers
     return found
