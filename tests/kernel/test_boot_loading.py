@@ -34,6 +34,13 @@ def test_installed_packages_load_the_newest_live_patch_at_boot(tmp_path, klp_pro
     pkg = package_name(release)
     zypper = ("zypper", "--non-interactive", "--no-gpg-checks", "install")
     mock.chroot(*zypper, f"{pkg}=1", check=True)
+    # issue 15, finding 2: a file no package owns, world-writable, owned by nobody, holding the old
+    # v1 code, named to sort after livepatch-2 (the ungated module took the newest file name)
+    foreign = os.path.join(mock.upper, f"lib/modules/{release}/livepatch/livepatch-10-1.1.ko")
+    with open(built["livepatch_1_1_1"], "rb") as src, open(foreign, "wb") as dst:
+        dst.write(src.read())
+    os.chown(foreign, 65534, 65534)
+    os.chmod(foreign, 0o666)
     r = mock.chroot(*zypper, pkg, check=True)  # 2 replaces 1; %posttrans rebuilds the initrd
     assert "it will load when that kernel boots" in r.stdout, r.stdout
     assert [p for p in mock.installed() if p.startswith(pkg)] == [f"{pkg}-2-1.1"]
@@ -44,5 +51,5 @@ def test_installed_packages_load_the_newest_live_patch_at_boot(tmp_path, klp_pro
                if "KLP-REPORT: " in line]
     assert "livepatch_2_1_1 enabled=1 transition=0" in reports, console[-3000:]
     assert "cmdline=klp-test-patched-v2" in reports, console[-3000:]
-    assert not any(r.startswith("livepatch_1_1_1") for r in reports)  # 1 was replaced by 2
+    assert not any(r.startswith("livepatch_1_1_1") for r in reports)  # 2 only, verified
     assert not os.path.exists(f"/lib/modules/{release}/livepatch")  # the host was not touched
