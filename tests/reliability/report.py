@@ -159,13 +159,28 @@ def attack_tests() -> dict:
                 source = handle.read()
             tree = ast.parse(source)
             whole = {int(n) for n in ATTACK.findall(ast.get_docstring(tree) or "")}
+            lines = source.splitlines()
             for node in tree.body:
                 if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
                     text = ast.get_source_segment(source, node) or ""
-                    numbers = sorted(whole | {int(n) for n in ATTACK.findall(text)})
+                    numbers = sorted(whole | {int(n) for n in ATTACK.findall(text)}
+                                     | _section(lines, node.lineno))
                     if numbers:
                         found[f"{os.path.relpath(path, REPO)}::{node.name}"] = numbers
     return found
+
+
+def _section(lines: list, lineno: int) -> set:
+    """Findings named by the top-level comment block that opens the section holding line
+    ``lineno`` (the nearest comment line at column 0 above it)."""
+    above = lines[:lineno - 1]
+    ends = [i for i, line in enumerate(above) if line.startswith("#")]
+    if not ends:
+        return set()
+    start = ends[-1]
+    while start > 0 and above[start - 1].startswith("#"):
+        start -= 1
+    return {int(n) for n in ATTACK.findall(" ".join(above[start:ends[-1] + 1]))}
 
 
 def attacks(work: str) -> None:

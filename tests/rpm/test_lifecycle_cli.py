@@ -411,6 +411,8 @@ def test_save_refuses_a_symlink_another_user_planted(root, tmp_path):
     assert (target / "lifecycle.xml").read_text().startswith("<report date=")
 
 
+# The manual page.
+
 def test_the_man_page_documents_every_option_and_the_differences():
     with open(os.path.join(os.path.dirname(FIXTURES), "man/zypper-lifecycle.8")) as handle:
         page = handle.read().replace("\\-", "-")
