@@ -27,7 +27,7 @@ def test_an_unknown_errno_is_named_by_its_number():
 def test_every_waiter_gets_all_its_defaults(waiter):
     d = waiting.DEFAULTS[waiter]
     assert waiting.policy(waiter, {}, {}) == waiting.WaitPolicy(d.timeout, d.interval, d.signal_after,
-                                                                d.cap)
+                                                                d.cap, d.lock)
 
 
 def test_the_plugin_keeps_its_cap_and_the_scriptlet_its_signal_setting():
