@@ -65,10 +65,12 @@ class Hook:
         report = reports.blocking(open_kernel(self.root), details=1)
         if report.patch is None:
             return 0
-        blockers = ", ".join(sorted({f"{t.pid} ({(t.details.comm if t.details else None) or '?'})"
+        from .core.render import printable
+
+        blockers = ", ".join(sorted({f"{t.pid} ({printable((t.details.comm if t.details else None) or '?')})"
                                      for t in report.tasks})) \
             or "no task found yet"
-        self.say(f"cannot install {self.nvr}: the live patch transition of {report.patch.name} is "
+        self.say(f"cannot install {self.nvr}: the live patch transition of {printable(report.patch.name)} is "
                  f"still in progress, blocked by PID {blockers}; run 'klp wait' or 'klp blocking -v' "
                  "and try again")
         return 1

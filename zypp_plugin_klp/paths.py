@@ -1,6 +1,7 @@
 """Where klp keeps its state inside a root, and where the simulator marks its tree (no imports: hot paths)."""
 
 LAST_LOAD = "var/lib/klp/last-load.json"           # outcome of the last load from a transaction
+PATCH_RECORDS = "var/lib/klp/patches.json"         # which package each loaded patch came from, forcing
 NOTICES = "var/lib/klp/reboot-needed.json"         # why a reboot is needed, per removed patch
 RECORDS = "var/lib/klp/transactions"               # one JSON record per zypper commit (plugin)
 REBOOT_NEEDED = "run/reboot-needed"                # libzypp's flag, read by 'zypper needs-rebooting'

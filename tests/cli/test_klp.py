@@ -103,6 +103,7 @@ def test_patches_verbose_reads_rpm_database(sim, build_ko, tmp_path):
         "CVE": "CVE-2023-52447 CVE-2024-1086",
         "bug fixes and enhancements": "bsc#1219434 bsc#1219435",
         "expires": "unknown", "update": "none (newest installed)",
+        "object vmlinux": "patched",
     }
 
 

@@ -18,6 +18,24 @@ SCHEMA_BLOCKING = "klp-blocking/1"
 UNREAD = TaskDetails(None, None, None)  # a task whose details were not asked for
 
 
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (controls, escape sequences, newlines, bidi
+    overrides) written as a Python-style escape, so a process cannot forge terminal output."""
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return "".join(out)
+
+
 def _dump(doc: Dict[str, Any]) -> str:
     import json  # lazy: json pulls in re, which plain-text output does not need
 
@@ -26,29 +44,59 @@ def _dump(doc: Dict[str, Any]) -> str:
 
 def _command(cmdline: Optional[Sequence[str]], comm: Optional[str]) -> str:
     if cmdline:
-        return " ".join(cmdline)
-    return f"[{comm if comm is not None else '?'}]"
+        return " ".join(printable(word) for word in cmdline)
+    return f"[{printable(comm) if comm is not None else '?'}]"
 
 
 def patches_text(reports: Sequence[PatchReport], verbosity: int) -> str:
-    """``klp patches``: names; with -v a block of indented ``field: value`` lines per module."""
+    """``klp patches``: names; with -v a block of indented ``field: value`` lines per module;
+    -vv adds expiry, update, and the objects and functions as the kernel lists them."""
     if verbosity == 0:
-        return "".join(f"{r.name}\n" for r in reports)
+        return "".join(f"{printable(r.name)}\n" for r in reports)
     blocks = []
     for r in reports:
-        lines = [r.name, f"    active: {1 if r.active else 0}"]
+        lines = [printable(r.name), f"    active: {1 if r.active else 0}"]
         if r.active:
             if r.package is None:
                 lines += [f"    RPM: {NO_PACKAGE}", f"    CVE: {UNKNOWN}",
                           f"    bug fixes and enhancements: {UNKNOWN}"]
+            elif r.recorded:
+                lines += [f"    RPM: {printable(r.package.nvra)} {REMOVED_PACKAGE}",
+                          f"    CVE: {UNKNOWN}", f"    bug fixes and enhancements: {UNKNOWN}"]
             else:
-                lines += [f"    RPM: {r.package.nvra}",
-                          f"    CVE: {' '.join(r.cves) if r.cves else INITIAL_PATCH}",
-                          f"    bug fixes and enhancements: {' '.join(r.bugs) if r.bugs else '(none)'}"]
-            if verbosity >= 2:
-                lines += [f"    expires: {r.expires or UNKNOWN}", f"    update: {r.update or UNKNOWN}"]
+                lines += [f"    RPM: {printable(r.package.nvra)}",
+                          f"    CVE: {' '.join(map(printable, r.cves)) if r.cves else INITIAL_PATCH}",
+                          "    bug fixes and enhancements: "
+                          f"{' '.join(map(printable, r.bugs)) if r.bugs else '(none)'}"]
+        if r.forced:
+            lines.append(f"    forced: {printable(r.forced)} (klp force: tasks were marked switched "
+                         "without leaving the old code)")
+        if r.active and verbosity >= 2:
+            lines += [f"    expires: {r.expires or UNKNOWN}", f"    update: {r.update or UNKNOWN}"]
+        if verbosity >= 2:
+            lines += _objects_text(r)
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
+
+
+REMOVED_PACKAGE = "(package removed; recorded when klp loaded it)"
+_PATCHED = {1: "patched", 0: "not patched (module not loaded)", None: "patched state unknown"}
+
+
+def _objects_text(r: PatchReport) -> List[str]:
+    lines = []
+    for obj in r.objects:
+        lines.append(f"    object {printable(obj.name)}: {_PATCHED.get(obj.patched, '?')}")
+        for fn in obj.functions:
+            if fn.effective is None:
+                state = "not in effect (patch not enabled)"
+            elif fn.effective == r.name:
+                state = "effective" + (" (in transition)" if r.patch and r.patch.transition == 1
+                                       else "")
+            else:
+                state = f"overridden by {printable(fn.effective)}"
+            lines.append(f"        function {printable(fn.name)},{fn.sympos}: {state}")
+    return lines
 
 
 def patches_json(reports: Sequence[PatchReport]) -> str:
@@ -65,8 +113,12 @@ def patches_json(reports: Sequence[PatchReport]) -> str:
             "replace": p.replace if p else None,
             "stack_order": p.stack_order if p else None,
             "objects": {o: patched for o, patched in p.objects} if p else {},
+            "functions": {o.name: [{"function": f.name, "sympos": f.sympos, "effective": f.effective}
+                                   for f in o.functions] for o in r.objects},
             "module": r.module_path,
             "rpm": pkg.nvra if pkg else None,
+            "rpm_removed": r.recorded,
+            "forced": r.forced,
             "cves": list(r.cves),
             "bugs": list(r.bugs),
             "expires": r.expires,
@@ -96,10 +148,10 @@ def blocking_text(report: BlockingReport, verbosity: int) -> str:
                 out.append(f"{t.pid} {_command(d.cmdline, d.comm)}\n")
             continue
         out.append(f"{t.pid} {_command(d.cmdline, d.comm)}\n")
-        out.append(f"    thread {t.tid} ({d.comm if d.comm is not None else '?'}):\n")
+        out.append(f"    thread {t.tid} ({printable(d.comm) if d.comm is not None else '?'}):\n")
         if d.stack is None:
             out.append("        (stack not readable)\n")
-        out += [f"        {frame}\n" for frame in d.stack or []]
+        out += [f"        {printable(frame)}\n" for frame in d.stack or []]
     return "".join(out)
 
 

@@ -26,6 +26,24 @@ class WalkStats:
     garbage: int = 0
 
 
+@dataclass(frozen=True)
+class PatchedFunction:
+    """One function a patch replaces, as ``<object>/<function>,<sympos>`` in sysfs."""
+
+    name: str
+    sympos: int | None
+    effective: str | None = None  # the patch whose code runs for it (newest enabled), if known
+
+
+@dataclass(frozen=True)
+class PatchObject:
+    """One object a patch changes (``vmlinux`` or a module) and the functions in it."""
+
+    name: str
+    patched: int | None  # 1 while the object is loaded and patched; None where the kernel lacks it
+    functions: tuple[PatchedFunction, ...] = ()
+
+
 @dataclass
 class PatchReport:
     """One live patch module as ``klp patches`` reports it."""
@@ -39,6 +57,9 @@ class PatchReport:
     bugs: list[str] = field(default_factory=list)
     expires: str | None = None
     update: str | None = None
+    recorded: bool = False  # the package comes from klp's record (its rpm entry is gone)
+    forced: str | None = None  # when klp force was used on this patch (UTC), if it was
+    objects: list[PatchObject] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from ..core.elfmod import ModuleInfo
     from ..core.transition import Patch
-    from ..core.reports import TaskDetails, WalkStats
+    from ..core.reports import PatchObject, TaskDetails, WalkStats
 
     Warn = Callable[[str], None]
 
@@ -46,6 +46,18 @@ class KernelDriver(abc.ABC):
         """``(name, enabled, transition)`` of every patch: :meth:`patches` without the objects,
         for ``klp metrics``, which runs every minute and must stay cheap."""
         return [(p.name, p.enabled, p.transition) for p in self.patches()]
+
+    @abc.abstractmethod
+    def patch_objects(self, name: str, warn: Warn = sysfs.ignore) -> list[PatchObject]:
+        """The objects and functions patch ``name`` changes, as the kernel lists them."""
+
+    @abc.abstractmethod
+    def modules_newest_first(self) -> list[str]:
+        """Loaded module names, the most recently loaded first (the order live patches stack)."""
+
+    @abc.abstractmethod
+    def ftrace_enabled(self) -> bool | None:
+        """Whether ftrace may register handlers (live patches need it); None when unknown."""
 
     @abc.abstractmethod
     def in_transition(self) -> bool:
@@ -163,6 +175,15 @@ class TreeKernel(KernelDriver):
 
     def patch(self, name: str, warn: Warn = sysfs.ignore) -> Patch | None:
         return sysfs.read_patch(self.root, name, warn)
+
+    def patch_objects(self, name: str, warn: Warn = sysfs.ignore) -> list[PatchObject]:
+        return sysfs.read_objects(self.root, name, warn)
+
+    def modules_newest_first(self) -> list[str]:
+        return sysfs.modules_newest_first(self.root)
+
+    def ftrace_enabled(self) -> bool | None:
+        return sysfs.ftrace_enabled(self.root)
 
     def in_transition(self) -> bool:
         return sysfs.any_transition(self.root)

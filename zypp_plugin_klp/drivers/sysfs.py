@@ -16,6 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ..core.reports import PatchObject
     from ..core.transition import Patch
 
     Warn = Callable[[str], None]
@@ -59,6 +60,46 @@ def _objects(patch_path: str, warn: Warn) -> tuple[tuple[str, int | None], ...]:
         if entry.is_dir(follow_symlinks=False):
             objects.append((entry.name, _attr(os.path.join(entry.path, "patched"), warn)))
     return tuple(objects)
+
+
+def read_objects(root: str, name: str, warn: Warn = ignore) -> list[PatchObject]:
+    """The objects of patch ``name`` with their functions, as the kernel lists them under
+    ``<patch>/<object>/<function>,<sympos>``; empty when the patch is gone."""
+    from ..core.reports import PatchedFunction, PatchObject
+
+    objects = []
+    path = os.path.join(livepatch_dir(root), name)
+    for obj in _subdirs(path):
+        functions = []
+        for entry in _subdirs(os.path.join(path, obj)):
+            function, comma, position = entry.rpartition(",")
+            sympos = parse_int(position) if comma else None
+            if not comma or not function or sympos is None:
+                warn(f"ignoring unexpected entry {entry[:60]!r} in {os.path.join(path, obj)}")
+                continue
+            functions.append(PatchedFunction(function, sympos))
+        objects.append(PatchObject(obj, _attr(os.path.join(path, obj, "patched"), warn),
+                                   tuple(functions)))
+    return objects
+
+
+def _subdirs(path: str) -> list[str]:
+    try:
+        return sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
+def modules_newest_first(root: str = "/") -> list[str]:
+    """Loaded module names in ``<root>/proc/modules`` order (the kernel lists the newest first)."""
+    text = read_text(os.path.join(root, "proc/modules")) or ""
+    return [line.split(" ", 1)[0] for line in text.splitlines() if line.strip()]
+
+
+def ftrace_enabled(root: str = "/") -> bool | None:
+    """``kernel.ftrace_enabled`` (live patches need it); None when the file is absent."""
+    text = read_text(os.path.join(root, "proc/sys/kernel/ftrace_enabled"))
+    return None if text is None else parse_int(text) != 0
 
 
 def read_patch(root: str, name: str, warn: Warn = ignore) -> Patch | None:

@@ -117,9 +117,13 @@ def load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
             outcome = _load_newest(root, kernel, rpmdb, release, wait, interval)
     except host.LockBusyError as exc:
         return Outcome(BUSY, f"{exc}; leaving the load to it")
-    LastLoad(outcome.result, outcome.message, release,
-             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), outcome.module, outcome.package,
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    LastLoad(outcome.result, outcome.message, release, now, outcome.module, outcome.package,
              outcome.loaded_now).save(root)
+    if outcome.module and outcome.package and outcome.result != FAILED:
+        from .records import record_patch
+
+        record_patch(root, outcome.module, package=outcome.package, loaded=now)
     return outcome
 
 

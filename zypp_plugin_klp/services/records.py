@@ -12,11 +12,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..drivers import host
-from ..paths import LAST_LOAD, NOTICES
+from ..paths import LAST_LOAD, NOTICES, PATCH_RECORDS
 
 LAST_LOAD_SCHEMA = "klp-last-load/1"
 NOTICES_SCHEMA = "klp-reboot-needed/1"
 COMMIT_SCHEMA = "klp-commit/1"
+PATCH_RECORDS_SCHEMA = "klp-patch-records/1"
+KEEP_PATCH_RECORDS = 50
 
 
 def parse(text: str | None, schema: str) -> dict[str, Any] | None:
@@ -89,3 +91,47 @@ def load_notices(root: str) -> list[RebootNotice]:
 def save_notices(root: str, notices: list[RebootNotice]) -> None:
     """Write the reboot notices atomically."""
     host.write_file(root, NOTICES, dump({"notices": [asdict(n) for n in notices]}, NOTICES_SCHEMA))
+
+
+@dataclass(frozen=True)
+class PatchRecord:
+    """What klp knows about one live patch module beyond the kernel: its package, and forcing."""
+
+    package: str | None = None
+    loaded: str | None = None  # when klp loaded it (UTC)
+    forced: str | None = None  # when 'klp force' marked its transition complete (UTC)
+
+
+@dataclass
+class PatchRecords:
+    """Per module, the package it was loaded from and whether it was forced
+    (``/var/lib/klp/patches.json``): the kernel keeps a module after its package is removed."""
+
+    patches: dict[str, PatchRecord]
+
+    @classmethod
+    def load(cls, root: str) -> PatchRecords:
+        """The records; empty when there are none (or they are unreadable)."""
+        doc = parse(host.read_file(root, PATCH_RECORDS), PATCH_RECORDS_SCHEMA)
+        items = doc.get("patches") if doc is not None else None
+        if not isinstance(items, dict):
+            return cls({})
+        return cls({str(k): PatchRecord(_text(v.get("package")), _text(v.get("loaded")),
+                                        _text(v.get("forced")))
+                    for k, v in items.items() if isinstance(v, dict)})
+
+    def save(self, root: str) -> None:
+        """Write the records atomically (only the newest KEEP_PATCH_RECORDS modules)."""
+        keep = dict(list(self.patches.items())[-KEEP_PATCH_RECORDS:])
+        host.write_file(root, PATCH_RECORDS, dump(
+            {"patches": {k: asdict(v) for k, v in keep.items()}}, PATCH_RECORDS_SCHEMA))
+
+
+def record_patch(root: str, module: str, **changes: str) -> None:
+    """Update the record of ``module`` (``package``, ``loaded``, ``forced``) atomically."""
+    from dataclasses import replace
+
+    records = PatchRecords.load(root)
+    entry = records.patches.pop(module, PatchRecord())
+    records.patches[module] = replace(entry, **changes)
+    records.save(root)

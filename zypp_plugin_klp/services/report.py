@@ -55,6 +55,63 @@ def _add_packages(kernel: KernelDriver, reports: list[PatchReport], rpmdb: Any, 
             report.cves, report.bugs = references(report.package.changelog)
 
 
+def add_objects(kernel: KernelDriver, reports: list[PatchReport], warn: Warn = _ignore) -> None:
+    """Fill ``objects`` of every patch in sysfs, each function marked with the patch whose code
+    runs for it: the newest enabled patch that changes it (stacked patches, or both sides of an
+    atomic replace while it is in transition)."""
+    from dataclasses import replace
+
+    listed = [r for r in reports if r.patch is not None]
+    for report in listed:
+        report.objects = kernel.patch_objects(report.name, warn)
+    newest = _newest_first(kernel, [r.patch for r in listed if r.patch is not None])
+    winner: dict[tuple[str, str, int | None], str] = {}
+    for name in reversed(newest):  # oldest first: newer patches overwrite
+        report = next(r for r in listed if r.name == name)
+        if report.patch is not None and report.patch.enabled == 1:
+            for obj in report.objects:
+                for fn in obj.functions:
+                    winner[(obj.name, fn.name, fn.sympos)] = name
+    for report in listed:
+        report.objects = [replace(obj, functions=tuple(
+            replace(fn, effective=winner.get((obj.name, fn.name, fn.sympos))) for fn in obj.functions))
+            for obj in report.objects]
+
+
+def _newest_first(kernel: KernelDriver, patches: list[tr.Patch]) -> list[str]:
+    """Patch names, the most recently applied first: the kernel's stack_order where it has one,
+    else the order of the module list (newest first), else the natural order of the names."""
+    if patches and all(p.stack_order is not None for p in patches):
+        return [p.name for p in sorted(patches, key=lambda p: -(p.stack_order or 0))]
+    order = {name: i for i, name in enumerate(kernel.modules_newest_first())}
+    natural = sorted((p.name for p in patches), key=tr.natural_key, reverse=True)
+    return sorted(natural, key=lambda n: order.get(n, len(order)))
+
+
+def add_records(reports: list[PatchReport], root: str, rpmdb: Any) -> None:
+    """Fill what klp recorded: the package of a still-loaded patch whose package was removed,
+    and whether ``klp force`` was used on a patch."""
+    from .records import PatchRecords
+
+    records = PatchRecords.load(root)
+    for report in reports:
+        entry = records.patches.get(report.name)
+        if entry is None:
+            continue
+        report.forced = entry.forced
+        if report.package is None and entry.package:
+            report.package = _Recorded(entry.package)
+            report.recorded = True
+
+
+class _Recorded:
+    """A package known only from klp's record (its rpm database entry is gone)."""
+
+    def __init__(self, nvra: str) -> None:
+        self.nvra = nvra
+        self.name = None
+
+
 def add_updates(reports: list[PatchReport], resolver: Any) -> None:
     """Fill ``update`` of every active patch from a package: the newer version, or ``none``."""
     from ..core.names import release_from_package
@@ -73,7 +130,7 @@ def add_expiry(reports: list[PatchReport], root: str, now: int) -> None:
 
     for report in reports:
         package = report.package
-        if report.active and package is not None:
+        if report.active and package is not None and not report.recorded:
             edition = f"{package.version}-{package.release}"
             report.expires = expiry_text(package_eol(root, package.name, edition,
                                                      package.arch), now)

@@ -62,8 +62,12 @@ def revert(kernel: KernelDriver, patch: str, policy: WaitPolicy,
 
 
 def force(kernel: KernelDriver, patch: str) -> None:
-    """Mark every task switched for ``patch`` (irreversible; the caller asked the administrator)."""
+    """Mark every task switched for ``patch`` (irreversible; the caller asked the administrator),
+    and record it: ``klp -v patches`` marks the patch as forced from then on."""
+    from .records import record_patch
+
     kernel.force(patch)
+    record_patch(kernel.root, patch, forced=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
 
 def signal(kernel: KernelDriver, patch: str) -> bool:

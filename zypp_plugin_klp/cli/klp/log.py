@@ -16,11 +16,12 @@ OPTIONS = ()
 
 
 def run(opts: Values, console: Console) -> int:
+    from ...core.render import printable
     from ...services import journal
 
     for entry in journal.read(opts.root):
         if entry.record is not None:
-            console.out(journal.summary(entry.record) + "\n")
+            console.out(printable(journal.summary(entry.record)) + "\n")
         else:
-            console.warn(f"ignoring unreadable record {entry.name}")
+            console.warn(f"ignoring unreadable record {printable(entry.name)}")
     return EXIT_OK

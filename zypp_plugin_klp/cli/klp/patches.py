@@ -21,13 +21,17 @@ def run(opts: Values, console: Console) -> int:
     from ...wiring import open_kernel, open_rpmdb
 
     rpmdb = open_rpmdb(opts.root) if opts.verbose or opts.json else None
-    reports = report.patches(open_kernel(opts.root), rpmdb, console.warn)
+    kernel = open_kernel(opts.root)
+    reports = report.patches(kernel, rpmdb, console.warn)
+    if rpmdb is not None:
+        report.add_records(reports, opts.root, rpmdb)
     if opts.verbose >= 2 or opts.json:
         import time
 
         from ...drivers.solver import SolverError
         from ...wiring import open_resolver
 
+        report.add_objects(kernel, reports, console.warn)
         report.add_expiry(reports, opts.root, int(time.time()))
         try:
             report.add_updates(reports, open_resolver(opts.root))
