@@ -133,11 +133,13 @@ def test_empty_reports_and_save_diff_round_trip():
 
 
 @pytest.mark.parametrize("offset_days, kind, days", [
-    (-3, "expired", -4), (0, "expired", -1), (10, "soon", 9), (30, "soon", 29), (31, "soon", 30),
-    (32, "later", 31),
+    (-3, "expired", -3), (0, "expired", 0), (1, "soon", 1), (10, "soon", 10), (20, "soon", 20),
+    (30, "soon", 30), (31, "later", 31),
 ])
-def test_expiry_classification(offset_days, kind, days):
-    now = lc.parse_date("2026-11-25") + 3600  # one hour into the day
+@pytest.mark.parametrize("hour", [0, 1, 23])
+def test_expiry_classification(offset_days, kind, days, hour):
+    """Calendar days in UTC, whatever the hour of today (the end of the day included)."""
+    now = lc.parse_date("2026-11-25") + hour * 3600 + (3599 if hour == 23 else 0)
     eol = lc.parse_date("2026-11-25") + offset_days * 86400
     assert lc.expiry(eol, now) == (kind, days)
     assert lc.expiry(None, now) == ("unknown", 0)

@@ -216,10 +216,11 @@ SOON_DAYS = 30  # how early a live patch stream's end is called out
 
 
 def expiry(eol: Optional[int], now: int, soon_days: int = SOON_DAYS) -> Tuple[str, int]:
-    """(``unknown`` | ``expired`` | ``soon`` | ``later``, whole days left) for an end of support."""
+    """(``unknown`` | ``expired`` | ``soon`` | ``later``, calendar days left in UTC) for an end of
+    support: a date 20 days ahead is "in 20 days" at any hour of today."""
     if eol is None:
         return "unknown", 0
-    days = (eol - now) // 86400
+    days = eol // 86400 - now // 86400
     if eol <= now:
         return "expired", days
     return ("soon" if days <= soon_days else "later"), days
