@@ -35,8 +35,14 @@ def test_status_check_in_progress(held):
 
 
 def test_status_json(held):
+    import json
+
     r = run_klp("--root", held.root, "--json", "status")
-    assert r.stdout == '{\n  "schema": "klp-status/1",\n  "status": "in_progress"\n}\n'
+    doc = json.loads(r.stdout)
+    assert (doc["schema"], doc["status"], doc["livepatch_supported"]) == \
+        ("klp-status/1", "in_progress", True)
+    assert doc["transition"] == {"patch": "livepatch_1_1_1", "target": "patched", "replacing": []}
+    assert (doc["reboot_needed"], doc["not_loaded"], doc["last_load"]) == (False, [], None)
 
 
 def test_blocking_levels(held):

@@ -2,13 +2,14 @@
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from .reports import BlockingReport, PatchReport, TaskDetails
+from .reports import BlockingReport, PatchReport, StatusReport, TaskDetails
 from .transition import PATCHED
 
 INITIAL_PATCH = "(none - this is an initial kernel live patch)"
 NO_PACKAGE = "(not installed from a package)"
 UNKNOWN = "unknown"
 NO_BLOCKING = "no threads with klp_in_progress set"
+NO_LIVEPATCH = "this kernel has no live patching support"
 
 # Versioned schemas of --json: bump the number on any incompatible change.
 SCHEMA_STATUS = "klp-status/1"
@@ -127,9 +128,80 @@ def patches_json(reports: Sequence[PatchReport]) -> str:
     return _dump({"schema": SCHEMA_PATCHES, "patches": items})
 
 
-def status_json(status: str) -> str:
-    """``klp status --json`` (schema klp-status/1)."""
-    return _dump({"schema": SCHEMA_STATUS, "status": status})
+def status_json(status: str, report: Optional[StatusReport] = None) -> str:
+    """``klp status --json`` (schema klp-status/1; keys beyond ``status`` when ``report`` is given)."""
+    doc: Dict[str, Any] = {"schema": SCHEMA_STATUS, "status": status}
+    if report is not None:
+        moving = report.transition
+        last = report.last_load
+        doc.update({
+            "livepatch_supported": report.supported,
+            "kernel": report.kernel or None,
+            "transition": None if moving is None else {
+                "patch": moving.name,
+                "target": "patched" if moving.enabled == 1 else "unpatched",
+                "replacing": report.replacing,
+            },
+            "reboot_needed": report.reboot_needed,
+            "reboot_reasons": [{"package": p, "reason": r, "time": t}
+                               for p, r, t in report.reboot_reasons]
+            + ([] if report.reboot_reasons or not report.reboot_flag else
+               [{"package": None, "reason": "/run/reboot-needed exists", "time": None}]),
+            "not_loaded": [{"package": p, "module": m, "reason": w} for p, m, w in report.not_loaded],
+            "last_load": None if last is None else {
+                "result": last[0], "now": last[1], "time": last[2], "module": last[3],
+                "package": last[4]},
+            "expiry": None if report.expiry is None else {
+                "package": report.expiry[0], "date": report.expiry[1], "state": report.expiry[2],
+                "days": report.expiry[3] if report.expiry[1] else None},
+            "warnings": report.warnings,
+        })
+    return _dump(doc)
+
+
+def status_details(report: StatusReport) -> List[str]:
+    """The lines ``klp -v status`` prints after ``ready``/``in_progress``."""
+    lines = []
+    if not report.supported:
+        lines.append(f"live patching: {NO_LIVEPATCH} (no /sys/kernel/livepatch); "
+                     "live patches cannot be loaded")
+    moving = report.transition
+    if moving is not None:
+        name = printable(moving.name)
+        if moving.enabled == 1:
+            line = f"transition: {name} is being applied"
+            if report.replacing:
+                assumed = "" if report.replace_known else \
+                    " (if it is a cumulative atomic-replace patch; this kernel does not say)"
+                line += f"; it replaces {', '.join(map(printable, report.replacing))} when it " \
+                        f"completes{assumed}"
+        else:
+            line = f"transition: {name} is being removed (unpatching)"
+        lines.append(line)
+    lines += [f"reboot needed: {printable(r or '?')} ({t or '?'})" for _p, r, t in report.reboot_reasons]
+    if report.reboot_flag and not report.reboot_reasons:
+        lines.append("reboot needed: /run/reboot-needed exists (another package asked for it)")
+    lines += [f"not loaded: {printable(p)} is installed for the running kernel, but its live patch "
+              f"{printable(m)} is not active ({w})" for p, m, w in report.not_loaded]
+    if report.last_load is not None:
+        _result, now, when, _module, _package = report.last_load
+        lines.append(f"last load: {printable(now or '?')} ({when or '?'})")
+    notice = expiry_notice(report)
+    return lines + ([notice] if notice else [])
+
+
+def expiry_notice(report: StatusReport) -> Optional[str]:
+    """The notice for an expired or soon-expiring live patch stream of the running kernel."""
+    if report.expiry is None or report.expiry[1] is None:
+        return None
+    name, date, kind, days = report.expiry
+    if kind == "expired":
+        return (f"live patch stream {name} expired on {date}: no more live patches for this "
+                "kernel; plan a kernel update and reboot")
+    if kind == "soon":
+        return (f"live patch stream {name} expires on {date} (in {days} "
+                f"day{'' if days == 1 else 's'}): plan a kernel update and reboot")
+    return None
 
 
 def blocking_text(report: BlockingReport, verbosity: int) -> str:

@@ -85,3 +85,30 @@ class BlockingReport:
     def switched(self) -> int:
         """Tasks that have reached the target state."""
         return self.total - len(self.tasks)
+
+
+@dataclass
+class StatusReport:
+    """What ``klp -v status`` and ``klp status --json`` tell beyond ready/in_progress."""
+
+    state: str
+    supported: bool
+    kernel: str
+    transition: Patch | None = None
+    replacing: list[str] = field(default_factory=list)  # enabled patches the transition replaces
+    replace_known: bool = False  # the kernel shows ``replace`` (6.11+); else replacing is assumed
+    reboot_reasons: list[tuple[str | None, str | None, str | None]] = field(default_factory=list)
+    reboot_flag: bool = False  # /run/reboot-needed exists
+    mode: str = "auto"  # LIVEPATCH_KERNEL as used
+    warnings: list[str] = field(default_factory=list)
+    # (package nvra, module, why) of the running kernel's newest installed patch when not active
+    not_loaded: list[tuple[str, str, str]] = field(default_factory=list)
+    # (result, what it is now, time, module, package) of the last load
+    last_load: tuple[str | None, str | None, str | None, str | None, str | None] | None = None
+    # (package, end of support YYYY-MM-DD or None, unknown|expired|soon|later, calendar days)
+    expiry: tuple[str, str | None, str, int] | None = None
+
+    @property
+    def reboot_needed(self) -> bool:
+        """Whether a reboot is needed (a removed live patch, or another package's flag)."""
+        return self.reboot_flag or bool(self.reboot_reasons)

@@ -33,6 +33,16 @@ def livepatch_mode(values: Dict[str, str]) -> str:
     return mode if mode in MODES else "auto"
 
 
+def mode_warning(values: Dict[str, str]) -> Optional[str]:
+    """The warning for an invalid ``LIVEPATCH_KERNEL`` (it is read as the default, ``auto``)."""
+    raw = values.get("LIVEPATCH_KERNEL")
+    if raw is None or raw.strip().lower() in MODES:
+        return None
+    shown = "".join(c if c.isprintable() else "?" for c in raw[:40])
+    return (f"LIVEPATCH_KERNEL={shown!r} in /etc/sysconfig/livepatching is not always, never or "
+            "auto; using the default, auto")
+
+
 def may_load(mode: str, transactional_update: Optional[str]) -> bool:
     """Whether a live patch may be loaded now: ``auto`` skips inside a transactional update."""
     if mode == "never":

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 
 NAME = "status"
 SYNOPSIS = NAME
-SUMMARY = "print 'ready' or 'in_progress'; -v adds pending reboots, last load"
+SUMMARY = ("print 'ready' or 'in_progress'; -v adds live patching support, the transition,\n"
+           "pending reboots, patches not loaded, the last load and expiry")
 OPTIONS = ()
 
 
@@ -20,16 +21,18 @@ def run(opts: Values, console: Console) -> int:
 
     kernel = open_kernel(opts.root)
     state = "in_progress" if kernel.in_transition() else "ready"
-    if opts.json:
-        from ...core.render import status_json
-
-        console.out(status_json(state))
-    else:
+    if not opts.json and not opts.verbose:
         console.out(state + "\n")
-    if opts.verbose and not opts.json:
-        from ...services.status import details
-        from ...wiring import open_rpmdb
+        return EXIT_OK
+    from ...core import render
+    from ...services.status import facts
+    from ...wiring import open_rpmdb
 
-        for line in details(opts.root, kernel, open_rpmdb(opts.root)):
-            console.out(line + "\n")
+    report = facts(opts.root, kernel, open_rpmdb(opts.root))
+    for warning in report.warnings:
+        console.warn(warning)
+    if opts.json:
+        console.out(render.status_json(report.state, report))
+    else:
+        console.out(report.state + "\n" + "".join(f"{line}\n" for line in render.status_details(report)))
     return EXIT_OK
