@@ -40,12 +40,16 @@ class Hook:
         sys.stderr.write(f"klp: {message}\n")
         sys.stderr.flush()
 
-    def _applies(self) -> bool:
-        """Whether this package's patch is for the running kernel and may be loaded now."""
-        from .services.load import may_load_now
+    def _applies(self, tell: bool = False) -> bool:
+        """Whether this package's patch is for the running kernel and may be loaded now; with
+        ``tell``, say why not when the reason concerns the administrator."""
+        from .services.load import NOT_RUNNING, why_not_load
         from .wiring import open_kernel
 
-        return may_load_now(open_kernel(self.root), self.environ, self.kernel)
+        why = why_not_load(open_kernel(self.root), self.environ, self.kernel)
+        if tell and why is not None and why != NOT_RUNNING and why != "in a build root":
+            self.say(f"{self.nvr} installed but not loaded: {why}")
+        return why is None
 
     def _other_kernel(self) -> bool:
         """Whether this package's patch is for a kernel that is not the running one."""
@@ -102,7 +106,13 @@ class Hook:
         from .services import initrd
         from .wiring import runner
 
-        if self._applies():
+        from .core.sysconfig import mode_warning
+        from .drivers import host
+
+        warning = mode_warning(host.sysconfig(self.root, "livepatching"))
+        if warning:
+            self.say(f"warning: {warning}")
+        if self._applies(tell=True):
             from .services.load import load_newest
             from .services.transition import policy_for
             from .wiring import open_kernel, open_rpmdb

@@ -223,10 +223,15 @@ def test_status_verbose_shows_reboot_notice_and_last_load(root, tmp_path, build_
     hook(root, "postun", PKG, "1-1.1", "0")
     lines = run_klp("--root", root, "-v", "status").stdout.splitlines()
     assert lines[0] == "in_progress"
-    assert lines[1].startswith(f"reboot needed: live patch package {PKG}-1-1.1 was removed")
-    assert lines[2].startswith("last load: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) "
-                               "is loaded; its transition is still in progress")
+    assert lines[1] == "transition: livepatch_1_1_1 is being applied"
+    assert lines[2].startswith(f"reboot needed: live patch package {PKG}-1-1.1 was removed")
+    assert lines[3].startswith("last load: livepatch_1_1_1 (kernel-livepatch-6_1_0-26-default-1-1.1.x86_64) "
+                               "is loaded; its transition is in progress")
     assert run_klp("--root", root, "status").stdout == "in_progress\n"
+    sim.release()  # the transition completes: the last load tells the present, not the past
+    lines = run_klp("--root", root, "-v", "status").stdout.splitlines()
+    assert lines[0] == "ready" and lines[2].startswith("last load: livepatch_1_1_1 (kernel-livepatch-"
+                                                       "6_1_0-26-default-1-1.1.x86_64) is active (")
 
 
 def test_second_posttrans_during_its_own_transition_does_not_claim_failure(root, tmp_path, build_ko,

@@ -78,10 +78,15 @@ def _posttrans_did_it(root: str, steps: list[Step], started: str, decide: Decide
 
 def _ensure_loaded(root: str, environ: dict[str, str], kernel: KernelDriver, rpmdb: Any,
                    release: str, decide: Decide) -> list[dict[str, Any]]:
-    from .load import BUSY, load_newest, may_load_now
+    from ..core.sysconfig import mode_warning
+    from .load import BUSY, load_newest, why_not_load
 
-    if not may_load_now(kernel, environ, release):
-        decide(f"not loading live patches for {release} (LIVEPATCH_KERNEL or build root)")
+    warning = mode_warning(host.sysconfig(root, "livepatching"))
+    if warning:
+        decide(f"warning: {warning}")
+    why = why_not_load(kernel, environ, release)
+    if why is not None:
+        decide(f"not loading live patches for {release}: {why}")
         return []
     wait = transition.policy_for("plugin", root, {})
     outcome = load_newest(root, kernel, rpmdb, release, wait.timeout, wait.interval, on_wait=decide,

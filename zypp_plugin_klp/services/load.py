@@ -27,15 +27,29 @@ BUSY = "lock_busy"           # another process held the lock past the deadline: 
 def may_load_now(kernel: KernelDriver, environ: Dict[str, str], kernel_release: str) -> bool:
     """Whether a live patch for ``kernel_release`` may be loaded now: that kernel runs with live
     patching, we are not in a build root, and LIVEPATCH_KERNEL (always/never/auto) allows it."""
+    return why_not_load(kernel, environ, kernel_release) is None
+
+
+NOT_RUNNING = "not the running kernel"
+
+
+def why_not_load(kernel: KernelDriver, environ: Dict[str, str], kernel_release: str) -> Optional[str]:
+    """Why a live patch for ``kernel_release`` is not loaded now, or None when it may be."""
+    from ..core.render import NO_LIVEPATCH
     from ..core.sysconfig import livepatch_mode, may_load
 
     root = kernel.root
     if host.in_build_root(environ, root):
-        return False
+        return "in a build root"
     mode = livepatch_mode(host.sysconfig(root, "livepatching"))
     if not may_load(mode, environ.get("TRANSACTIONAL_UPDATE")):
-        return False
-    return kernel.kernel_release() == kernel_release and kernel.livepatch_supported()
+        return "LIVEPATCH_KERNEL=never" if mode == "never" else \
+            "LIVEPATCH_KERNEL=auto inside a transactional update"
+    if kernel.kernel_release() != kernel_release:
+        return NOT_RUNNING
+    if not kernel.livepatch_supported():
+        return NO_LIVEPATCH
+    return None
 
 
 @dataclass(frozen=True)
