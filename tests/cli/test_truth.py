@@ -1,0 +1,192 @@
+"""klp tells the truth (issue 14): unsupported kernels, the present state of the last load,
+installed patches that are not loaded, stacked patches per function, and escaped process text."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from zypp_plugin_klp import hooks
+from zypp_plugin_klp.sim.driver import SimulatedKernel
+from zypp_plugin_klp.testing import packages
+
+from conftest import DEMO_SCENARIO, HAS_RPMBUILD, RELEASE, build_livepatch_rpm, rpm_install, run_klp
+
+PKG = "kernel-livepatch-6_1_0-26-default"
+needs_rpm = pytest.mark.skipif(not HAS_RPMBUILD, reason="rpm/rpmbuild not installed (make test installs them)")
+
+
+def write(root, relpath, text):
+    path = os.path.join(root, relpath)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def stacked_tree(root, transition_of=None):
+    """A hand-laid 6.1-style sysfs: two non-replace patches both changing cmdline_proc_show;
+    lp_b (loaded last, first in /proc/modules) also changes a function of a module not loaded."""
+    for name, functions in (("lp_a", {"vmlinux": ["cmdline_proc_show,1", "meminfo_proc_show,1"]}),
+                            ("lp_b", {"vmlinux": ["cmdline_proc_show,1"], "nfsd": ["nfsd_open,0"]})):
+        base = f"sys/kernel/livepatch/{name}"
+        write(root, f"{base}/enabled", "1\n")
+        write(root, f"{base}/transition", "1\n" if name == transition_of else "0\n")
+        for obj, fns in functions.items():
+            write(root, f"{base}/{obj}/patched", "0\n" if obj == "nfsd" else "1\n")
+            for fn in fns:
+                os.makedirs(os.path.join(root, base, obj, fn))
+        write(root, f"sys/module/{name}/taint", "OEK\n")
+    write(root, "proc/modules", "lp_b 16384 1 - Live 0x0 (OEK)\nlp_a 16384 1 - Live 0x0 (OEK)\n")
+    write(root, "proc/sys/kernel/osrelease", RELEASE + "\n")
+    return root
+
+
+def test_vv_patches_lists_objects_functions_and_the_effective_patch(tmp_path):
+    root = stacked_tree(str(tmp_path))
+    out = run_klp("--root", root, "-vv", "patches").stdout
+    a, b = (block + "\n" for block in out.split("\n\n"))
+    assert "    object vmlinux: patched\n" in a and "    object vmlinux: patched\n" in b
+    assert "        function cmdline_proc_show,1: overridden by lp_b\n" in a
+    assert "        function meminfo_proc_show,1: effective\n" in a
+    assert "        function cmdline_proc_show,1: effective\n" in b
+    assert "    object nfsd: not patched (module not loaded)\n        function nfsd_open,0: effective" in b
+    doc = json.loads(run_klp("--root", root, "--json", "patches").stdout)
+    b_doc = [p for p in doc["patches"] if p["name"] == "lp_b"][0]
+    assert b_doc["objects"] == {"nfsd": 0, "vmlinux": 1}  # the klp-patches/1 key, unchanged
+    assert b_doc["functions"]["vmlinux"] == [
+        {"function": "cmdline_proc_show", "sympos": 1, "effective": "lp_b"}]
+
+
+def test_vv_patches_order_follows_the_kernel_not_the_names(tmp_path):
+    root = stacked_tree(str(tmp_path))
+    write(root, "proc/modules", "lp_a 16384 1 - Live 0x0 (OEK)\nlp_b 16384 1 - Live 0x0 (OEK)\n")
+    out = run_klp("--root", root, "-vv", "patches").stdout
+    assert "function cmdline_proc_show,1: overridden by lp_a" in out.split("\n\n")[1]
+
+
+def test_vv_patches_skips_garbage_function_entries_with_a_warning(tmp_path):
+    root = stacked_tree(str(tmp_path))
+    os.makedirs(os.path.join(root, "sys/kernel/livepatch/lp_a/vmlinux/no_sympos"))
+    r = run_klp("--root", root, "-vv", "patches")
+    assert r.returncode == 0 and "no_sympos" not in r.stdout and "ignoring unexpected entry" in r.stderr
+
+
+def test_status_names_the_patch_being_replaced(tmp_path):
+    root = stacked_tree(str(tmp_path), transition_of="lp_b")
+    lines = run_klp("--root", root, "-v", "status").stdout.splitlines()
+    assert lines[:2] == ["in_progress", "transition: lp_b is being applied; it replaces lp_a when it "
+                         "completes (if it is a cumulative atomic-replace patch; this kernel does not say)"]
+    write(root, "sys/kernel/livepatch/lp_b/replace", "1\n")
+    assert run_klp("--root", root, "-v", "status").stdout.splitlines()[1] == \
+        "transition: lp_b is being applied; it replaces lp_a when it completes"
+    doc = json.loads(run_klp("--root", root, "--json", "status").stdout)
+    assert doc["transition"] == {"patch": "lp_b", "target": "patched", "replacing": ["lp_a"]}
+    write(root, "sys/kernel/livepatch/lp_b/replace", "0\n")  # stacked: nothing replaced
+    assert run_klp("--root", root, "-v", "status").stdout.splitlines()[1] == \
+        "transition: lp_b is being applied"
+
+
+def test_no_live_patching_is_said_everywhere_but_plain_status(tmp_path):
+    root = str(tmp_path)
+    write(root, "proc/sys/kernel/osrelease", RELEASE + "\n")
+    assert run_klp("--root", root, "status").stdout == "ready\n"  # SUSE's word, parsers expect it
+    lines = run_klp("--root", root, "-v", "status").stdout.splitlines()
+    assert lines == ["ready", "live patching: this kernel has no live patching support (no "
+                     "/sys/kernel/livepatch); live patches cannot be loaded"]
+    doc = json.loads(run_klp("--root", root, "--json", "status").stdout)
+    assert (doc["schema"], doc["status"], doc["livepatch_supported"]) == ("klp-status/1", "ready", False)
+
+
+def test_invalid_livepatch_kernel_warns_and_uses_auto(sim):
+    write(sim.root, "etc/sysconfig/livepatching", "LIVEPATCH_KERNEL=sometimes\n")
+    r = run_klp("--root", sim.root, "-v", "status")
+    assert r.returncode == 0 and r.stderr == (
+        "klp: warning: LIVEPATCH_KERNEL='sometimes' in /etc/sysconfig/livepatching is not always, "
+        "never or auto; using the default, auto\n")
+    assert json.loads(run_klp("--root", sim.root, "--json", "status").stdout)["warnings"] != []
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """A blocking process whose comm and command line carry escape sequences and a forged line."""
+    scenario = tmp_path / "hostile.yaml"
+    with open(DEMO_SCENARIO) as handle:
+        text = handle.read()
+    text = text.replace("cmdline: [/opt/memdb/bin/memdb, --config, /etc/memdb.conf]",
+                        'cmdline: ["/opt/x\\e[2J", "\\n1 /usr/lib/systemd/systemd"]')
+    text = text.replace("comm: memdb-stats", 'comm: "st\\e]0;pwn\\a\\n1 forged"')
+    scenario.write_text(text)
+    return SimulatedKernel.from_scenario(str(tmp_path / "root"), str(scenario))
+
+
+def test_blocking_text_escapes_what_processes_wrote(hostile, build_ko):
+    hostile.load(build_ko("livepatch_1_1_1"))
+    for verbosity in ("-v", "-vv"):
+        out = run_klp("--root", hostile.root, verbosity, "blocking").stdout
+        assert "\x1b" not in out and "\x07" not in out
+        assert "/opt/x\\x1b[2J \\x0a1 /usr/lib/systemd/systemd" in out.splitlines()[0]
+        assert not any(line.startswith("1 ") for line in out.splitlines())
+    assert "thread 4245 (st\\x1b]0;pwn\\x07\\x0a1 forged):" in \
+        run_klp("--root", hostile.root, "-vv", "blocking").stdout
+    doc = json.loads(run_klp("--root", hostile.root, "--json", "blocking").stdout)
+    assert doc["tasks"][0]["comm"] == "st\x1b]0;pwn\x07\n1 forged"  # JSON keeps the bytes, escaped
+
+
+def test_pre_refusal_escapes_the_blocker_name(hostile, build_ko, capsys):
+    os.makedirs(os.path.join(hostile.root, "lib/modules", RELEASE))
+    hostile.load(build_ko("livepatch_1_1_1"))
+    h = hooks.parse(["pre", PKG, "2-1.1", "2", "--root", hostile.root], {})
+    assert h.pre() == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "PID 4242 (st\\x1b]0;pwn\\x07\\x0a1 forged)" in err
+
+
+def test_klp_log_escapes_recorded_text(sim):
+    from zypp_plugin_klp.services import journal
+
+    journal.save(sim.root, {"started": "2026-11-25T10:00:00Z", "steps": [
+        {"type": "+", "package": f"{PKG}-1-1.1\n2026-11-25T10:00:01Z +forged\x1b[31m"}],
+        "decisions": [], "actions": [], "errors": []}, 1)
+    out = run_klp("--root", sim.root, "log").stdout
+    assert out.count("\n") == 1 and "\x1b" not in out and "1.1\\x0a2026-11-25T10:00:01Z +forged" in out
+
+
+@needs_rpm
+def test_not_loaded_recorded_package_and_forced(sim, build_ko, tmp_path):
+    os.makedirs(os.path.join(sim.root, "lib/modules", RELEASE))
+    write(sim.root, "etc/sysconfig/livepatching", "LIVEPATCH_KERNEL=never\n")
+    rpm_install(sim.root, build_livepatch_rpm(tmp_path, build_ko("livepatch_1_1_1"), "1", "1.1"))
+    hooks.parse(["posttrans", PKG, "1-1.1", "--root", sim.root], {"KLP_WAIT": "0"}).posttrans()
+    lines = run_klp("--root", sim.root, "-v", "status").stdout.splitlines()
+    assert lines == ["ready", f"not loaded: {PKG}-1-1.1.x86_64 is installed for the running kernel, but "
+                     "its live patch livepatch_1_1_1 is not active (LIVEPATCH_KERNEL=never)"]
+    doc = json.loads(run_klp("--root", sim.root, "--json", "status").stdout)
+    assert doc["not_loaded"] == [{"package": f"{PKG}-1-1.1.x86_64", "module": "livepatch_1_1_1",
+                                  "reason": "LIVEPATCH_KERNEL=never"}]
+    assert run_klp("--root", sim.root, "check").returncode == 0  # check stays SUSE's 0/1
+
+    write(sim.root, "etc/sysconfig/livepatching", "LIVEPATCH_KERNEL=always\n")
+    hooks.parse(["posttrans", PKG, "1-1.1", "--root", sim.root], {"KLP_WAIT": "0"}).posttrans()
+    assert "not loaded" not in run_klp("--root", sim.root, "-v", "status").stdout
+    r = run_klp("--root", sim.root, "force", "-n")
+    assert r.stdout == "forced livepatch_1_1_1\n"
+    subprocess.run(packages.rpm_command(sim.root, "-e", "--nodeps", "--noscripts", PKG),
+                   check=True, capture_output=True)
+    out = run_klp("--root", sim.root, "-v", "patches").stdout
+    assert f"    RPM: {PKG}-1-1.1.x86_64 (package removed; recorded when klp loaded it)\n" in out
+    assert "    forced: " in out and "(klp force: tasks were marked switched" in out
+
+
+@needs_rpm
+def test_unsupported_kernel_in_hook_output(sim, build_ko, tmp_path, capsys):
+    os.makedirs(os.path.join(sim.root, "lib/modules", RELEASE))
+    rpm_install(sim.root, build_livepatch_rpm(tmp_path, build_ko("livepatch_1_1_1"), "1", "1.1"))
+    shutil.rmtree(os.path.join(sim.root, "sys/kernel/livepatch"))
+    os.makedirs(os.path.join(sim.root, "sys/kernel"), exist_ok=True)
+    hooks.parse(["posttrans", PKG, "1-1.1", "--root", sim.root], {"KLP_WAIT": "0"}).posttrans()
+    assert f"klp: {PKG}-1-1.1 installed but not loaded: this kernel has no live patching support\n" \
+        in capsys.readouterr().err
+    doc = json.loads(run_klp("--root", sim.root, "--json", "status").stdout)
+    assert doc["not_loaded"][0]["reason"] == "this kernel has no live patching support"
