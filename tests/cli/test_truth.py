@@ -190,3 +190,8 @@ def test_unsupported_kernel_in_hook_output(sim, build_ko, tmp_path, capsys):
         in capsys.readouterr().err
     doc = json.loads(run_klp("--root", sim.root, "--json", "status").stdout)
     assert doc["not_loaded"][0]["reason"] == "this kernel has no live patching support"
+
+
+def test_force_with_nothing_in_transition_says_so(sim):
+    r = run_klp("--root", sim.root, "force", "-n")
+    assert (r.returncode, r.stdout) == (0, "nothing to force: no live patch transition is in progress\n")

@@ -179,3 +179,81 @@ def test_11_packaged_patch_loaded_by_the_posttrans_hook():
     out = klp("--root", root, "-v", "patches").stdout
     assert f"livepatch_1_1_1\n    active: 1\n    RPM: {package}-1-1.1.x86_64\n" \
            "    CVE: CVE-2024-1086\n    bug fixes and enhancements: bsc#1219434\n" in out, out
+
+
+# -- klp tells the truth (issue 14): fixture modules klp_truth_*, checks test_truth_* ------------
+
+def _truth_disable_all():
+    """Disable every enabled live patch and wait: a clean slate for the refusal checks."""
+    for name in os.listdir("/sys/kernel/livepatch"):
+        if open(f"/sys/kernel/livepatch/{name}/enabled").read().strip() == "1":
+            kernel().disable(name)
+            assert klp("wait", "--timeout", "60").returncode == 0
+
+
+def test_truth_1_stacked_patches_objects_functions_and_the_effective_one():
+    kernel().load(f"{MODULES}/klp_truth_stack_a.ko")
+    assert klp("wait", "--timeout", "60").returncode == 0
+    kernel().load(f"{MODULES}/klp_truth_stack_b.ko")
+    assert klp("wait", "--timeout", "60").returncode == 0
+    assert cmdline() == "klp-truth-stack-b\n"  # the kernel runs the newest enabled patch
+    listed = sorted(os.listdir("/sys/kernel/livepatch/klp_truth_stack_b"))
+    assert "klp_truth_absent" in listed and "vmlinux" in listed, listed
+    blocks = {b.split("\n", 1)[0]: b + "\n" for b in klp("-vv", "patches").stdout.split("\n\n")}
+    a, b = blocks["klp_truth_stack_a"], blocks["klp_truth_stack_b"]
+    assert "    active: 1\n" in a and "    active: 1\n" in b
+    assert "    object vmlinux: patched\n        function cmdline_proc_show,1: overridden by " \
+           "klp_truth_stack_b\n" in a, a
+    assert "        function cmdline_proc_show,1: effective\n" in b, b
+    assert "    object klp_truth_absent: not patched (module not loaded)\n" \
+           "        function klp_truth_absent_func,1: effective\n" in b, b
+    doc = json.loads(klp("--json", "patches").stdout)
+    (stack_b,) = [p for p in doc["patches"] if p["name"] == "klp_truth_stack_b"]
+    assert stack_b["objects"] == {"klp_truth_absent": 0, "vmlinux": 1}
+    for name in ("klp_truth_stack_b", "klp_truth_stack_a"):
+        kernel().disable(name)
+        assert klp("wait", "--timeout", "60").returncode == 0
+        kernel().unload(name)
+
+
+def test_truth_2_a_refusing_pre_patch_callback_is_named_with_the_kernel_log():
+    with pytest.raises(KernelError) as exc:
+        kernel().load(f"{MODULES}/klp_truth_callback.ko")
+    message = str(exc.value)
+    print(f"callback refusal: {message}")
+    assert exc.value.errno == errno.ENODEV
+    assert "klp_truth_callback's own pre-patch callback refused to patch (ENODEV)" in message
+    assert "the kernel log says:" in message and "pre-patch callback failed for object 'vmlinux'" \
+        in message, message
+    assert not os.path.exists("/sys/module/klp_truth_callback")
+
+
+def test_truth_3_an_incompatible_klp_state_is_named():
+    kernel().load(f"{MODULES}/klp_truth_state_new.ko")
+    assert klp("wait", "--timeout", "60").returncode == 0
+    with pytest.raises(KernelError) as exc:
+        kernel().load(f"{MODULES}/klp_truth_state_old.ko")
+    message = str(exc.value)
+    print(f"klp_state refusal: {message}")
+    assert exc.value.errno == errno.EINVAL
+    assert "klp_truth_state_old is incompatible with the system states (klp_state)" in message
+    assert "is not compatible with the already installed livepatches" in message, message
+    assert cmdline() == "klp-truth-state-v2\n"
+
+
+def test_truth_4_ftrace_disabled_is_named_not_a_transition():
+    _truth_disable_all()  # live patch ftrace ops are permanent: ftrace cannot be disabled under them
+    with open("/proc/sys/kernel/ftrace_enabled", "w") as handle:
+        handle.write("0\n")
+    try:
+        with pytest.raises(KernelError) as exc:
+            kernel().load(f"{MODULES}/klp_truth_stack_a.ko")
+        message = str(exc.value)
+        print(f"ftrace refusal: {message}")
+        assert exc.value.errno == errno.EBUSY
+        assert "ftrace is disabled (sysctl kernel.ftrace_enabled=0)" in message, message
+        assert "another live patch transition" not in message
+        assert klp("status").stdout == "ready\n"
+    finally:
+        with open("/proc/sys/kernel/ftrace_enabled", "w") as handle:
+            handle.write("1\n")

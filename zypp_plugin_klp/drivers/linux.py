@@ -38,10 +38,28 @@ class LinuxKernel(TreeKernel):
         import ctypes
 
         name = info.name or os.path.basename(label)
+        log = _KernelLog(self.root)
         try:
             self._syscall(0, ctypes.c_int(fd), ctypes.c_char_p(b""), ctypes.c_int(0))
         except OSError as exc:
-            raise KernelError(describe("load", exc.errno or 0, name), exc.errno or 0) from None
+            err = exc.errno or 0
+            raise KernelError(self._refusal(err, name, log), err) from None
+        finally:
+            log.close()
+
+    def _refusal(self, err: int, name: str, log: _KernelLog) -> str:
+        """The kernel's real reason for refusing ``name``: ask it, do not guess from errno."""
+        from ..core.errno_text import describe_load_refusal
+        from ..core.render import printable
+        from ..core.transition import transitioning_patch
+
+        if err in (E.EEXIST, E.ENOEXEC, E.EKEYREJECTED, E.EPERM, E.ENOMEM, E.ENOSYS, E.EACCES):
+            return describe("load", err, name)
+        moving = transitioning_patch(self.patches())
+        lines = log.read()
+        return describe_load_refusal(err, name, moving.name if moving else None,
+                                     self.ftrace_enabled(),
+                                     None if lines is None else [printable(line) for line in lines])
 
     def unload(self, name: str) -> None:
         import ctypes
@@ -79,3 +97,40 @@ class LinuxKernel(TreeKernel):
         return True
 
 
+
+
+class _KernelLog:
+    """The kernel's log records written from now on (``/dev/kmsg``); unreadable: None."""
+
+    def __init__(self, root: str) -> None:
+        try:
+            self.fd: int | None = os.open(os.path.join(root, "dev/kmsg"),
+                                          os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+            os.lseek(self.fd, 0, os.SEEK_END)
+        except OSError:
+            self.fd = None
+
+    def read(self, limit: int = 200) -> list[str] | None:
+        """The messages logged since this object was made, oldest first."""
+        if self.fd is None:
+            return None
+        lines: list[str] = []
+        while len(lines) < limit:
+            try:
+                record = os.read(self.fd, 8192)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                if exc.errno == E.EPIPE:  # overwritten while we read: go on with the next one
+                    continue
+                break
+            if not record:
+                break
+            text = record.decode("utf-8", "replace")
+            lines.append(text.split(";", 1)[-1].split("\n", 1)[0])
+        return lines
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

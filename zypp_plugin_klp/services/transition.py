@@ -61,13 +61,19 @@ def revert(kernel: KernelDriver, patch: str, policy: WaitPolicy,
     return wait(kernel, policy, progress)
 
 
-def force(kernel: KernelDriver, patch: str) -> None:
+def force(kernel: KernelDriver, patch: str) -> str | None:
     """Mark every task switched for ``patch`` (irreversible; the caller asked the administrator),
-    and record it: ``klp -v patches`` marks the patch as forced from then on."""
+    and record it, so ``klp -v patches`` marks the patch as forced; returns a warning when the
+    record could not be written (the kernel has forced the transition anyway)."""
+    from ..errors import KlpError
     from .records import record_patch
 
     kernel.force(patch)
-    record_patch(kernel.root, patch, forced=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    try:
+        record_patch(kernel.root, patch, forced=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    except KlpError as exc:
+        return f"forced, but not recorded: {exc}"
+    return None
 
 
 def signal(kernel: KernelDriver, patch: str) -> bool:

@@ -24,7 +24,7 @@ def run(opts: Values, console: Console) -> int:
     kernel = open_kernel(opts.root)
     patch = transition.transitioning(kernel, console.warn)
     if patch is None:
-        console.out("ready\n")
+        console.out("nothing to force: no live patch transition is in progress\n")
         return EXIT_OK
     if not opts.yes:
         console.err(f"Forcing marks every task as switched to {patch.name}, even tasks still running "
@@ -32,6 +32,8 @@ def run(opts: Values, console: Console) -> int:
         if not console.confirm():
             console.err("not forced")
             return EXIT_FAIL
-    transition.force(kernel, patch.name)
+    warning = transition.force(kernel, patch.name)
+    if warning:
+        console.warn(warning)
     console.out(f"forced {patch.name}\n")
     return EXIT_OK
