@@ -53,7 +53,7 @@ def runner() -> Callable[[list[str]], Result]:
     return run
 
 
-def interactive_runner() -> Callable[[Sequence[str]], int]:
+def interactive_runner() -> Callable[[Sequence[str], bool], int]:
     """Runs a command attached to the terminal (zypper asking its own questions)."""
     from .drivers.runner import run_interactive
 

@@ -176,7 +176,7 @@ def test_force_asks_first(held):
     (["status", "--revert"], "option --revert does not apply to 'status'"),
     (["status", "--revert", "--dry-run"], "option --revert does not apply to 'status'"),
     (["blocking", "-n"], "option -n does not apply to 'blocking'"),
-    (["downgrade", "--dry-run"], "option --dry-run does not apply to 'downgrade'"),
+    (["status", "--dry-run"], "option --dry-run does not apply to 'status'"),
     (["-n", "update"], "option -n must follow its command"),
 ])
 def test_usage_errors_exit_2(args, words):

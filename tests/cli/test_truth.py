@@ -195,3 +195,71 @@ def test_unsupported_kernel_in_hook_output(sim, build_ko, tmp_path, capsys):
 def test_force_with_nothing_in_transition_says_so(sim):
     r = run_klp("--root", sim.root, "force", "-n")
     assert (r.returncode, r.stdout) == (0, "nothing to force: no live patch transition is in progress\n")
+
+
+@pytest.fixture
+def two_versions(sim, build_ko, tmp_path):
+    """Versions 1 and 2 of the running kernel's live patch both installed (rpm -i, multiversion)."""
+    os.makedirs(os.path.join(sim.root, "lib/modules", RELEASE))
+    for version in ("1", "2"):
+        rpm = build_livepatch_rpm(tmp_path / f"v{version}", build_ko(f"livepatch_{version}_1_1"),
+                                  version, "1.1")
+        subprocess.run(packages.rpm_command(sim.root, "-i", "--nodeps", "--noscripts", rpm),
+                       check=True, capture_output=True)
+    return sim
+
+
+@needs_rpm
+def test_downgrade_refuses_at_once_during_a_transition(two_versions, build_ko):
+    two_versions.load(build_ko("livepatch_2_1_1"))  # memdb-stats holds its transition
+    r = run_klp("--root", two_versions.root, "downgrade", "-n")
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == ("klp: cannot downgrade now: the live patch transition of livepatch_2_1_1 is "
+                        "still in progress, blocked by PID 4242 (memdb-stats); run 'klp wait' or "
+                        "'klp blocking -v' and try again\n")
+    doc = json.loads(run_klp("--root", two_versions.root, "--json", "downgrade", "-n").stdout)
+    assert (doc["schema"], doc["result"], doc["from"], doc["to"]) == \
+        ("klp-change/1", "refused", "2-1.1", "1-1.1")
+    r = run_klp("--root", two_versions.root, "--json", "downgrade", "--dry-run")
+    doc = json.loads(r.stdout)
+    assert (r.returncode, doc["result"], doc["package"]) == (0, "planned", PKG)
+    assert doc["command"] == ["zypper", "--root", two_versions.root, "install", "--oldpackage",
+                              f"{PKG}=1-1.1"]
+
+
+@needs_rpm
+@pytest.mark.skipif(shutil.which("zypper") is None, reason="zypper not installed (make test installs it)")
+def test_downgrade_that_zypper_does_not_do_exits_non_zero(two_versions, tmp_path, monkeypatch):
+    """Version 1 is already installed beside 2: the real zypper says "Nothing to do" and exits 0."""
+    monkeypatch.setenv("ZYPP_LOGFILE", str(tmp_path / "zypper.log"))  # not the host's log
+    r = run_klp("--root", two_versions.root, "downgrade", "-n")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "klp: the downgrade did not happen: zypper changed nothing (Nothing to do?); " \
+           f"{PKG} is at 2-1.1, not 1-1.1\n" in r.stderr
+
+
+@needs_rpm
+def test_downgrade_without_an_older_version_errs_on_stderr(sim, build_ko, tmp_path):
+    os.makedirs(os.path.join(sim.root, "lib/modules", RELEASE))
+    rpm_install(sim.root, build_livepatch_rpm(tmp_path, build_ko("livepatch_1_1_1"), "1", "1.1"))
+    r = run_klp("--root", sim.root, "downgrade", "-n")
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == f"klp: no version of {PKG} older than 1-1.1 is available\n"
+    doc = json.loads(run_klp("--root", sim.root, "--json", "update", "--dry-run").stdout)
+    assert (doc["schema"], doc["action"], doc["result"], doc["from"], doc["to"], doc["command"]) == \
+        ("klp-change/1", "update", "nothing", "1-1.1", "1-1.1", None)
+
+
+def test_wait_json(sim, build_ko):
+    r = run_klp("--root", sim.root, "--json", "wait", "--timeout", "0")
+    doc = json.loads(r.stdout)
+    assert (r.returncode, doc["schema"], doc["ready"], doc["blocking"]) == (0, "klp-wait/1", True, [])
+    sim.load(build_ko("livepatch_1_1_1"))
+    r = run_klp("--root", sim.root, "--json", "wait", "--timeout", "0.2", "--interval", "0.05")
+    doc = json.loads(r.stdout)
+    assert (r.returncode, doc["ready"], doc["patch"], doc["reverted"]) == (1, False, "livepatch_1_1_1", None)
+    assert (doc["tasks_switched"], doc["tasks_total"]) == (5, 6)
+    assert doc["blocking"] == [{"pid": 4242, "tid": 4245, "comm": "memdb-stats",
+                                "cmdline": ["/opt/memdb/bin/memdb", "--config", "/etc/memdb.conf"]}]
+    r = run_klp("--root", sim.root, "--json", "wait", "--timeout", "0.2", "--interval", "0.05", "--revert")
+    assert json.loads(r.stdout)["reverted"] is True

@@ -4,6 +4,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from .reports import BlockingReport, PatchReport, StatusReport, TaskDetails
 from .transition import PATCHED
+from .waiting import WaitResult
 
 INITIAL_PATCH = "(none - this is an initial kernel live patch)"
 NO_PACKAGE = "(not installed from a package)"
@@ -15,6 +16,8 @@ NO_LIVEPATCH = "this kernel has no live patching support"
 SCHEMA_STATUS = "klp-status/1"
 SCHEMA_PATCHES = "klp-patches/1"
 SCHEMA_BLOCKING = "klp-blocking/1"
+SCHEMA_WAIT = "klp-wait/1"
+SCHEMA_CHANGE = "klp-change/1"
 
 UNREAD = TaskDetails(None, None, None)  # a task whose details were not asked for
 
@@ -251,6 +254,40 @@ def blocking_json(report: BlockingReport) -> str:
         "tasks_total": report.total,
         "tasks_switched": report.switched,
         "tasks": tasks,
+    })
+
+
+def wait_json(result: WaitResult, switched: Optional[int], total: Optional[int],
+              blockers: Optional[BlockingReport], reverted: Optional[bool]) -> str:
+    """``klp wait --json`` (schema klp-wait/1)."""
+    return _dump({
+        "schema": SCHEMA_WAIT,
+        "ready": result.completed,
+        "elapsed": round(result.elapsed, 3),
+        "patch": result.patch,
+        "tasks_switched": switched,
+        "tasks_total": total,
+        "blocking": [] if blockers is None else [
+            {"pid": t.pid, "tid": t.tid, "comm": t.details.comm if t.details else None,
+             "cmdline": t.details.cmdline if t.details else None} for t in blockers.tasks],
+        "reverted": reverted,
+    })
+
+
+def change_json(action: str, package: Optional[str], current: Optional[str], target: Optional[str],
+                argv: Optional[Sequence[str]], result: str, message: str,
+                exit_status: Optional[int]) -> str:
+    """``klp update --json`` / ``klp downgrade --json`` (schema klp-change/1)."""
+    return _dump({
+        "schema": SCHEMA_CHANGE,
+        "action": action,
+        "package": package,
+        "from": current,
+        "to": target,
+        "command": list(argv) if argv is not None else None,
+        "result": result,
+        "message": message,
+        "exit_status": exit_status,
     })
 
 

@@ -48,14 +48,16 @@ def run(argv: Sequence[str], timeout: float = 600.0, env: Optional[Dict[str, str
     return Result(argv, proc.returncode, proc.stdout.decode("utf-8", "replace"))
 
 
-def run_interactive(argv: Sequence[str]) -> int:
+def run_interactive(argv: Sequence[str], output_to_stderr: bool = False) -> int:
     """Run ``argv`` attached to this terminal (zypper asking its own questions); its exit status.
+    With ``output_to_stderr`` its standard output goes to our stderr (stdout carries JSON).
 
     What this process printed so far is flushed first: on a pipe it would otherwise come out
     after everything the child printed."""
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        return subprocess.run(list(argv), check=False).returncode
+        return subprocess.run(list(argv), check=False,
+                              stdout=2 if output_to_stderr else None).returncode
     except OSError as exc:
         raise RunError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None

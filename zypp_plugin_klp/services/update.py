@@ -12,6 +12,9 @@ class Plan:
 
     argv: Optional[List[str]]
     message: str
+    package: Optional[str] = None  # the stream's package name
+    current: Optional[str] = None  # the newest installed version-release
+    target: Optional[str] = None   # the version-release zypper is asked for
 
 
 def _zypper(root: str, yes: bool, *args: str) -> List[str]:
@@ -30,10 +33,14 @@ def plan_update(resolver: Resolver, release: str, root: str = "/", yes: bool = F
     if target is None:
         current = stream.newest_installed
         if current is None:
-            return Plan(None, f"no live patch for kernel {release} is available ({stream.name})")
-        return Plan(None, f"{stream.name}-{current.evr} is the newest live patch for {release}")
+            return Plan(None, f"no live patch for kernel {release} is available ({stream.name})",
+                        stream.name)
+        return Plan(None, f"{stream.name}-{current.evr} is the newest live patch for {release}",
+                    stream.name, current.version_release, current.version_release)
+    installed = stream.newest_installed
     return Plan(_zypper(root, yes, "install", f"{stream.name}={target.version_release}"),
-                f"update {_installed_text(stream)} to {target.evr}")
+                f"update {_installed_text(stream)} to {target.evr}", stream.name,
+                installed.version_release if installed else None, target.version_release)
 
 
 def plan_downgrade(resolver: Resolver, release: str, root: str = "/", yes: bool = False) -> Plan:
@@ -41,13 +48,21 @@ def plan_downgrade(resolver: Resolver, release: str, root: str = "/", yes: bool 
     stream = resolver.stream(release)
     current = stream.newest_installed
     if current is None:
-        return Plan(None, f"no live patch is installed for kernel {release}")
+        return Plan(None, f"no live patch is installed for kernel {release}", stream.name)
     previous = stream.previous()
     if previous is None:
-        return Plan(None, f"no version of {stream.name} older than {current.evr} is available")
+        return Plan(None, f"no version of {stream.name} older than {current.evr} is available",
+                    stream.name, current.version_release)
     return Plan(_zypper(root, yes, "install", "--oldpackage",
                         f"{stream.name}={previous.version_release}"),
-                f"downgrade {stream.name} from {current.evr} to {previous.evr}")
+                f"downgrade {stream.name} from {current.evr} to {previous.evr}", stream.name,
+                current.version_release, previous.version_release)
+
+
+def installed_now(resolver: Resolver, release: str) -> Optional[str]:
+    """The newest installed version-release of ``release``'s live patch (after zypper ran)."""
+    current = resolver.stream(release).newest_installed
+    return current.version_release if current else None
 
 
 def _installed_text(stream: Stream) -> str:

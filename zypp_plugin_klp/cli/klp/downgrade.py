@@ -10,9 +10,9 @@ if TYPE_CHECKING:
     from .common import Console
 
 NAME = "downgrade"
-SYNOPSIS = "downgrade [-n]"
+SYNOPSIS = "downgrade [-n] [--dry-run]"
 SUMMARY = "go back to the previous live patch version (zypper in --oldpackage)"
-OPTIONS = (Option(("-n",), "yes", FLAG),)
+OPTIONS = (Option(("-n",), "yes", FLAG), Option(("--dry-run",), "dry_run", FLAG))
 
 
 def run(opts: Values, console: Console) -> int:

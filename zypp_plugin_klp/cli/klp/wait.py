@@ -36,9 +36,11 @@ def run(opts: Values, console: Console) -> int:
     default = DEFAULTS["cli"]
     policy = WaitPolicy(default.timeout if opts.timeout is None else opts.timeout,
                         default.interval if opts.interval is None else opts.interval)
-    tty = sys.stderr.isatty()
+    tty = sys.stderr.isatty() and not opts.json
+    seen = {"switched": 0, "total": 0}
 
     def progress(patch: str, switched: int, total: int, elapsed: float) -> None:
+        seen.update(switched=switched, total=total)
         line = render.progress_line(patch, switched, total, elapsed)
         sys.stderr.write(f"\r{line}\033[K" if tty else line + "\n")
         sys.stderr.flush()
@@ -47,14 +49,26 @@ def run(opts: Values, console: Console) -> int:
     if tty:
         sys.stderr.write("\n")
     if result.completed:
-        console.out("ready\n")
+        if opts.json:
+            console.out(render.wait_json(result, seen["switched"] if seen["total"] else None,
+                                         seen["total"] or None, None, None))
+        else:
+            console.out("ready\n")
         return EXIT_OK
-    console.err(f"{console.prog}: transition of {result.patch} still in progress after "
-                f"{policy.timeout:g}s; blocking tasks:")
-    console.err(render.blocking_text(report(opts, console, 1), 1).rstrip("\n"))
+    blockers = report(opts, console, 1)
+    if not opts.json:
+        console.err(f"{console.prog}: transition of {result.patch} still in progress after "
+                    f"{policy.timeout:g}s; blocking tasks:")
+        console.err(render.blocking_text(blockers, 1).rstrip("\n"))
+    reverted = None
     if opts.revert and result.patch:
-        console.err(f"{console.prog}: reversing the transition of {result.patch}")
+        if not opts.json:
+            console.err(f"{console.prog}: reversing the transition of {result.patch}")
         again = transition.revert(kernel, result.patch, policy, progress)
-        console.err(f"{console.prog}: transition reversed" if again.completed
-                    else f"{console.prog}: the reversal is still in progress too")
+        reverted = again.completed
+        if not opts.json:
+            console.err(f"{console.prog}: transition reversed" if again.completed
+                        else f"{console.prog}: the reversal is still in progress too")
+    if opts.json:
+        console.out(render.wait_json(result, blockers.switched, blockers.total, blockers, reverted))
     return EXIT_FAIL
