@@ -98,6 +98,7 @@ def parse(argv: Sequence[str], global_options: Sequence[Option], commands: Colle
             elif value is not None:
                 raise ValueError(f"option {name} takes no value")
             elif option.kind == HELP:
+                setattr(values, "topic", values.command)  # ``klp downgrade --help``
                 values.command = option.dest
                 return values
             elif option.kind == COUNT:
@@ -106,7 +107,16 @@ def parse(argv: Sequence[str], global_options: Sequence[Option], commands: Colle
                 setattr(values, option.dest, True)
         if spelled:
             continue
+        if values.command == "help" and not getattr(values, "topic", ""):
+            if arg not in commands:
+                raise ValueError(f"unknown command {arg!r}")
+            setattr(values, "topic", arg)  # ``klp help downgrade``
+            continue
         if not values.command:
+            if arg == "help":
+                values.command = "help"
+                setattr(values, "topic", "")
+                continue
             if arg not in commands:
                 raise ValueError(f"unknown command {arg!r}")
             values.command = arg

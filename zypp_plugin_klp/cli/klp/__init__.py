@@ -52,6 +52,7 @@ usage: {prog} [-h] [-v[v]] [--root DIR] [--json] [--version] COMMAND [ARGS]
 Kernel live patching status and control.
 
 commands:
+  help [COMMAND]      this help, or one command's help (also: COMMAND --help)
 """
 _TAIL = """\
 {kgr}
@@ -59,7 +60,8 @@ options:
   -h, --help          show this help and exit
   -v, --verbose       more detail (repeat for even more)
   --root DIR          inspect DIR instead of / (chroot, simulated kernel tree)
-  --json              machine-readable output for status, patches and blocking
+  --json              machine-readable output for status, patches, blocking, wait,
+                      update and downgrade (schemas: klp(8), docs/json.md)
   --version           print the version and exit
 
 exit status: 0 success/ready, 1 error or transition in progress, 2 usage error;
@@ -98,6 +100,16 @@ def __getattr__(name: str) -> str:
     raise AttributeError(name)
 
 
+def command_help(prog: str, name: str) -> str:
+    """``klp help COMMAND`` and ``klp COMMAND --help``: the command's usage, summary and options."""
+    module = command(name)
+    text = f"usage: {prog} [-v[v]] [--root DIR] [--json] {module.SYNOPSIS}\n\n{module.SUMMARY}\n"
+    details = getattr(module, "DETAILS", "")
+    if details:
+        text += "\n" + details
+    return text + f"\nSee '{prog} --help' for the global options and klp(8).\n"
+
+
 def _elsewhere(option: str) -> bool:
     return any(option in o.names for n in KGR_COMMANDS for o in command(n).OPTIONS)
 
@@ -116,6 +128,10 @@ def run(argv: list[str], prog: str = "klp") -> int:
         console.err(f"Try '{prog} --help' for more information.")
         return EXIT_USAGE
     if opts.command == "help":
+        topic = getattr(opts, "topic", "")
+        if topic:
+            console.out(command_help(prog, topic))
+            return EXIT_OK
         usage: str = __getattr__("USAGE")
         console.out(usage.format(prog=prog, kgr=__getattr__("KGR_USAGE") if prog == "kgr" else ""))
         return EXIT_OK

@@ -14,6 +14,13 @@ NAME = "force"
 SYNOPSIS = "force [-n]"
 SUMMARY = "emergency: mark every task of the transition switched (asks first)"
 OPTIONS = (Option(("-n",), "yes", FLAG),)
+DETAILS = """\
+options:
+  -n             do not ask for confirmation
+Writes 1 to /sys/kernel/livepatch/<patch>/force: every task counts as switched, even tasks still
+running the old code. Irreversible; may crash the system; ask your vendor first. With nothing in
+transition there is nothing to force (exit 0).
+"""
 
 
 def run(opts: Values, console: Console) -> int:

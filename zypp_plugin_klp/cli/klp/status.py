@@ -11,8 +11,8 @@ if TYPE_CHECKING:
 
 NAME = "status"
 SYNOPSIS = NAME
-SUMMARY = ("print 'ready' or 'in_progress'; -v adds live patching support, the transition,\n"
-           "pending reboots, patches not loaded, the last load and expiry")
+SUMMARY = ("print 'ready' or 'in_progress'; -v adds live patching support, the\n"
+           "transition, reboots needed, patches not loaded, the last load, expiry")
 OPTIONS = ()
 
 

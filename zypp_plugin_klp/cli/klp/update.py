@@ -15,6 +15,14 @@ NAME = "update"
 SYNOPSIS = "update [-n] [--dry-run]"
 SUMMARY = "install the newest live patch for the running kernel with zypper"
 OPTIONS = (Option(("-n",), "yes", FLAG), Option(("--dry-run",), "dry_run", FLAG))
+DETAILS = """\
+options:
+  -n             do not ask for confirmation (zypper --non-interactive)
+  --dry-run      only print the zypper command
+Refused at once while a transition is in progress (the %pre gate would refuse the package). After
+zypper, the installed version is checked: if it did not change, exit 1. With --json: one
+klp-change/1 document; zypper's own output then goes to stderr.
+"""
 
 
 def change(opts: Values, console: Console, downgrade: bool) -> int:

@@ -19,6 +19,14 @@ OPTIONS = (
     Option(("--interval",), "interval", VALUE, convert=lambda v, o: max(seconds(v, o), 0.01)),
     Option(("--revert",), "revert", FLAG),
 )
+DETAILS = """\
+options:
+  --timeout S    give up after S seconds (default: the wait policy's, see klp(8))
+  --interval S   seconds between checks
+  --revert       at the timeout, reverse the transition and wait for the reversal
+With --json: one klp-wait/1 document (ready, elapsed, switched/total tasks, blocking tasks,
+reverted). Exit 0 when no transition is in progress, 1 at the timeout.
+"""
 
 
 def run(opts: Values, console: Console) -> int:
