@@ -15,7 +15,7 @@ STATE_LOG = ["livepatch: Livepatch patch (lp) is not compatible with the already
 
 
 @pytest.mark.parametrize("err, transition, ftrace, log, words", [
-    (E.EBUSY, "lp_old", True, [], ["another live patch transition (lp_old) is in progress", "(EBUSY)"]),
+    (E.EBUSY, "lp_old", True, [], ["another live patch transition is in progress (lp_old)", "(EBUSY)"]),
     (E.EBUSY, None, False, [], ["ftrace is disabled (sysctl kernel.ftrace_enabled=0)", "(EBUSY)"]),
     (E.EBUSY, None, True, None, ["busy although no transition is in progress", "dmesg"]),
     (E.ENODEV, None, True, CALLBACK_LOG, ["lp's own pre-patch callback refused to patch (ENODEV)",

@@ -60,7 +60,7 @@ def describe_load_refusal(err: int, name: str, transition: Optional[str],
     said = "; the kernel log says: " + " | ".join(log[-4:]) if log else \
         "; see the kernel log ('dmesg')" if log is None else ""
     if err == E.EBUSY and transition is not None:
-        return f"another live patch transition ({transition}) is in progress; wait for " \
+        return f"another live patch transition is in progress ({transition}); wait for " \
                f"'klp status' to say ready ({symbol})"
     if err == E.EBUSY and ftrace_enabled is False:
         return f"{name} was refused: ftrace is disabled (sysctl kernel.ftrace_enabled=0), and live " \
