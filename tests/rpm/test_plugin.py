@@ -296,3 +296,31 @@ def test_commit_end_with_the_lock_held_answers_in_time_and_leaves_the_load(root,
     assert record["actions"] == [{"load": "lock_busy", "message": record["decisions"][-1]}]
     assert f"lock busy: process {holder.pid} holds" in record["decisions"][-1]
     assert sysfs.read_patches(root) == []  # the holder does the load, not the plugin
+
+
+@pytest.mark.parametrize("setup, reason", [
+    ("nolivepatch", "this kernel has no live patching support"),
+    ("never", "LIVEPATCH_KERNEL=never"),
+])
+def test_the_plugin_and_klp_log_name_why_nothing_was_loaded(root, build_ko, tmp_path, setup, reason):
+    import shutil
+
+    rpm_install(root, build_livepatch_rpm(tmp_path, build_ko("livepatch_1_1_1"), "1"))
+    if setup == "nolivepatch":
+        shutil.rmtree(os.path.join(root, "sys/kernel/livepatch"))
+    else:
+        with open(os.path.join(root, "etc/sysconfig/livepatching"), "a") as handle:
+            handle.write("LIVEPATCH_KERNEL=never\n")
+    _, record, _ = converse(root, conversation(("COMMITEND", body("+", "1", "ok"))))
+    assert f"not loading live patches for {RELEASE}: {reason}" in record["decisions"]
+    assert f"not loading live patches for {RELEASE}: {reason}" in run_klp("--root", root, "log").stdout
+
+
+def test_the_plugin_warns_about_an_invalid_livepatch_kernel(root, build_ko, tmp_path):
+    rpm_install(root, build_livepatch_rpm(tmp_path, build_ko("livepatch_1_1_1"), "1"))
+    with open(os.path.join(root, "etc/sysconfig/livepatching"), "a") as handle:
+        handle.write("LIVEPATCH_KERNEL=sometimes\n")
+    _, record, _ = converse(root, conversation(("COMMITEND", body("+", "1", "ok"))))
+    assert record["decisions"][0].startswith("warning: LIVEPATCH_KERNEL='sometimes' in "
+                                             "/etc/sysconfig/livepatching is not always, never or auto")
+    assert record["actions"][0]["load"] == "in_progress"  # read as auto: loaded
