@@ -12,7 +12,8 @@ from conftest import VERMAGIC
 
 LOAD_MESSAGES = {
     errno.EEXIST: "is already loaded (EEXIST)",
-    errno.EBUSY: "another live patch transition is in progress; wait for 'klp status' to say ready (EBUSY)",
+    errno.EBUSY: "another live patch transition is in progress (livepatch_1_1_1); wait for 'klp status' to "
+                 "say ready (EBUSY)",
     errno.ENOEXEC: "does not fit the running kernel (bad ELF, or vermagic/symbol versions differ) (ENOEXEC)",
     errno.EKEYREJECTED: "its signature is not trusted by the kernel (EKEYREJECTED)",
     errno.EPERM: "module loading is not permitted (lockdown, signature policy or missing CAP_SYS_MODULE) (EPERM)",
@@ -106,3 +107,19 @@ def test_real_syscall_is_refused_for_a_non_module_without_loading(plain_root, tm
     junk.write_bytes(b"\x7fELF" + b"\0" * 60)
     with pytest.raises(KernelError, match="is not a kernel module"):
         LinuxKernel(str(plain_root)).load(str(junk))
+
+
+def test_ebusy_without_a_transition_names_disabled_ftrace(plain_root, build_ko, mocker):
+    """The kernel says EBUSY when ftrace cannot register (kernel.ftrace_enabled=0): check the cause."""
+    (plain_root / "sys/kernel/livepatch/livepatch_1_1_1/transition").write_text("0\n")
+    (plain_root / "proc/sys/kernel/ftrace_enabled").write_text("0\n")
+    kernel = LinuxKernel(str(plain_root))
+    mocker.patch.object(kernel, "_syscall", side_effect=OSError(errno.EBUSY, "busy"))
+    with pytest.raises(KernelError) as exc:
+        kernel.load(build_ko("livepatch_2_1_1"))
+    assert "ftrace is disabled (sysctl kernel.ftrace_enabled=0)" in str(exc.value)
+    assert "another live patch transition" not in str(exc.value)
+    (plain_root / "proc/sys/kernel/ftrace_enabled").write_text("1\n")
+    with pytest.raises(KernelError) as exc:
+        kernel.load(build_ko("livepatch_2_1_1"))
+    assert "busy although no transition is in progress" in str(exc.value)
