@@ -293,4 +293,4 @@ def change_json(action: str, package: Optional[str], current: Optional[str], tar
 
 def progress_line(patch: str, switched: int, total: int, elapsed: float) -> str:
     """One line of ``klp wait`` progress."""
-    return f"{patch}: {switched}/{total} tasks switched ({elapsed:.0f}s)"
+    return f"{printable(patch)}: {switched}/{total} tasks switched ({elapsed:.0f}s)"

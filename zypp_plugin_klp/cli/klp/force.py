@@ -42,5 +42,7 @@ def run(opts: Values, console: Console) -> int:
     warning = transition.force(kernel, patch.name)
     if warning:
         console.warn(warning)
-    console.out(f"forced {patch.name}\n")
+    from ...core.render import printable
+
+    console.out(f"forced {printable(patch.name)}\n")
     return EXIT_OK

@@ -65,13 +65,13 @@ def run(opts: Values, console: Console) -> int:
         return EXIT_OK
     blockers = report(opts, console, 1)
     if not opts.json:
-        console.err(f"{console.prog}: transition of {result.patch} still in progress after "
-                    f"{policy.timeout:g}s; blocking tasks:")
+        console.err(f"{console.prog}: transition of {render.printable(result.patch or '?')} still in "
+                    f"progress after {policy.timeout:g}s; blocking tasks:")
         console.err(render.blocking_text(blockers, 1).rstrip("\n"))
     reverted = None
     if opts.revert and result.patch:
         if not opts.json:
-            console.err(f"{console.prog}: reversing the transition of {result.patch}")
+            console.err(f"{console.prog}: reversing the transition of {render.printable(result.patch)}")
         again = transition.revert(kernel, result.patch, policy, progress)
         reverted = again.completed
         if not opts.json:
