@@ -79,6 +79,7 @@ def _posttrans_did_it(root: str, steps: list[Step], started: str, decide: Decide
 def _ensure_loaded(root: str, environ: dict[str, str], kernel: KernelDriver, rpmdb: Any,
                    release: str, decide: Decide) -> list[dict[str, Any]]:
     from ..core.sysconfig import mode_warning
+    from ..drivers import host
     from .load import BUSY, load_newest, why_not_load
 
     warning = mode_warning(host.sysconfig(root, "livepatching"))
