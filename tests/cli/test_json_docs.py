@@ -10,7 +10,7 @@ import pytest
 from zypp_plugin_klp.services import remove
 from zypp_plugin_klp.services.records import LastLoad
 
-from conftest import HAS_RPMBUILD, REPO, RELEASE, build_livepatch_rpm, rpm_install, run_klp
+from conftest import REPO, RELEASE, build_livepatch_rpm, rpm_install, run_klp
 from test_truth import stacked_tree
 
 DOC = os.path.join(REPO, "docs", "json.md")
@@ -83,7 +83,7 @@ def test_patches_example_matches(tmp_path):
     same_shape(examples()["klp-patches/1"], doc)
 
 
-@pytest.mark.skipif(not HAS_RPMBUILD, reason="rpm is not installed (make test installs it)")
+@pytest.mark.needs("rpmbuild")
 def test_change_example_matches(sim, build_ko, tmp_path):
     rpm_install(sim.root, build_livepatch_rpm(tmp_path, build_ko("livepatch_1_1_1"), "1", "1.1"))
     doc = real("--root", sim.root, "update", "--dry-run")

@@ -12,10 +12,10 @@ from zypp_plugin_klp import hooks
 from zypp_plugin_klp.sim.driver import SimulatedKernel
 from zypp_plugin_klp.testing import packages
 
-from conftest import DEMO_SCENARIO, HAS_RPMBUILD, RELEASE, build_livepatch_rpm, rpm_install, run_klp
+from conftest import DEMO_SCENARIO, RELEASE, build_livepatch_rpm, rpm_install, run_klp
 
 PKG = "kernel-livepatch-6_1_0-26-default"
-needs_rpm = pytest.mark.skipif(not HAS_RPMBUILD, reason="rpm/rpmbuild not installed (make test installs them)")
+needs_rpm = pytest.mark.needs("rpmbuild")
 
 
 def write(root, relpath, text):
@@ -228,7 +228,7 @@ def test_downgrade_refuses_at_once_during_a_transition(two_versions, build_ko):
 
 
 @needs_rpm
-@pytest.mark.skipif(shutil.which("zypper") is None, reason="zypper not installed (make test installs it)")
+@pytest.mark.needs("zypper")
 def test_downgrade_that_zypper_does_not_do_exits_non_zero(two_versions, tmp_path, monkeypatch):
     """Version 1 is already installed beside 2: the real zypper says "Nothing to do" and exits 0."""
     monkeypatch.setenv("ZYPP_LOGFILE", str(tmp_path / "zypper.log"))  # not the host's log

@@ -197,12 +197,13 @@ def test_a_slow_regexp_is_skipped_within_its_budget():
     assert lc.format_eol(inst[victim][0].eol) == "2028-01-01"  # the next line still applies
 
 
-@pytest.mark.parametrize("now, kind, days", [
-    ("2026-12-14T23:59:59", "soon", 0),      # the last second before the end-of-support day
+@pytest.mark.parametrize("now, kind, days", [  # calendar days in UTC (issue 14)
+    ("2026-12-14T23:59:59", "soon", 1),      # the last second before the end-of-support day
     ("2026-12-15T00:00:00", "expired", 0),   # the day itself: no more live patches
-    ("2026-12-15T12:00:00", "expired", -1),
+    ("2026-12-15T12:00:00", "expired", 0),
+    ("2026-12-16T00:00:00", "expired", -1),
     ("2026-11-15T00:00:00", "soon", 30),     # exactly 30 days ahead: called out
-    ("2026-11-14T23:59:59", "soon", 30),     # one second earlier: still 30 whole days
+    ("2026-11-14T23:59:59", "later", 31),    # the day before: 31 calendar days, at any hour
     ("2026-11-14T00:00:00", "later", 31),
 ])
 def test_expiry_on_and_around_the_end_of_support_day(now, kind, days):
