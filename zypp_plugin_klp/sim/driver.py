@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 
-from ..drivers import sysfs
 from ..drivers.kernel import TreeKernel
 from ..errors import KlpError
 from ..paths import SIMULATOR_STATE
+
+VMLINUX = "vmlinux"
 
 # ``klp status`` on a simulated tree builds this driver: the rest is imported where it is used.
 TYPE_CHECKING = False
@@ -27,15 +28,129 @@ SYNCING_MARK = b', "syncing": true}'  # how a state saved mid-rewrite ends (see 
 LOCK = SIMULATOR_STATE + ".lock"
 
 
-def overwrite(path: str, text: str, mode: int = 0o644) -> None:
-    """Replace a small file's content in place without an empty moment (readers poll these)."""
-    data = text.encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+class _Tree:
+    """The simulated tree open as a directory fd; every write walks it component by component.
+
+    No component is followed if it is a symlink (O_NOFOLLOW|O_DIRECTORY at each step), every
+    directory walked must belong to the caller and not be writable by group or others, and
+    names are single components: root driving a user's tree, or a user's edits to the state
+    file, can never make a write land outside the tree.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.fd = _open_owned(root)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def _walk(self, parts: Sequence[str], create: bool) -> int:
+        fd = os.dup(self.fd)
+        try:
+            for part in parts:
+                _check_name(part)
+                try:
+                    nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                    nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = nfd
+                _check_owned(fd, part)
+            return fd
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def mkdirs(self, relpath: str) -> None:
+        """Create the directory ``relpath`` and its parents."""
+        os.close(self._walk(relpath.split("/"), True))
+
+    def put(self, relpath: str, text: str, mode: int = 0o644) -> None:
+        """Replace a small file (temp file + rename: readers polling it never see it empty)."""
+        *dirs, name = relpath.split("/")
+        _check_name(name)
+        dfd = self._walk(dirs, True)
+        tmp = f".{name}.sim"
+        try:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except FileNotFoundError:
+                pass
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o600, dir_fd=dfd)
+            try:
+                os.write(fd, text.encode())
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        finally:
+            os.close(dfd)
+
+    def remove(self, relpath: str) -> None:
+        """Remove the directory tree ``relpath`` (never following a symlink), if present."""
+        import shutil
+
+        *dirs, name = relpath.split("/")
+        _check_name(name)
+        try:
+            dfd = self._walk(dirs, False)
+        except FileNotFoundError:
+            return
+        try:
+            shutil.rmtree(name, dir_fd=dfd)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(dfd)
+
+    def listdir(self, relpath: str) -> list[str]:
+        """The entries of the directory ``relpath`` ([] when it is missing)."""
+        try:
+            dfd = self._walk(relpath.split("/"), False)
+        except FileNotFoundError:
+            return []
+        try:
+            return os.listdir(dfd)
+        finally:
+            os.close(dfd)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_owned(root: str) -> int:
     try:
-        os.write(fd, data)
-        os.ftruncate(fd, len(data))
-    finally:
+        fd = os.open(root, _DIR_FLAGS)
+    except OSError as exc:
+        raise KlpError(f"cannot drive the simulated kernel in {root}: {exc.strerror}") from None
+    try:
+        _check_owned(fd, root)
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
+
+
+def _check_owned(fd: int, what: str) -> None:
+    """The simulated kernel is driven only in directories the caller owns and alone can write."""
+    st = os.fstat(fd)
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        raise KlpError(f"refusing to drive the simulated kernel: {what} is not owned by uid "
+                       f"{os.geteuid()} or is writable by group or others")
+
+
+def _check_name(name: str) -> None:
+    if not valid_name(name):
+        raise KlpError(f"refusing the simulated kernel name {name!r}")
+
+
+def valid_name(name: str) -> bool:
+    """Whether ``name`` is usable as one path component (no '/', '..', control characters)."""
+    return name not in ("", ".", "..") and "/" not in name and \
+        not any(ord(c) < 32 or ord(c) == 127 for c in name)
 
 
 def _stack_text(stack: Sequence[str]) -> str:
@@ -50,7 +165,7 @@ class SimulatedKernel(TreeKernel):
         if not os.path.isfile(os.path.join(root, SIMULATOR_STATE)):
             raise KlpError(f"{root} holds no simulated kernel (create one with "
                            f"'klp-simkernel create SCENARIO {root}')")
-        if _ends_with(os.path.join(root, SIMULATOR_STATE), SYNCING_MARK):
+        if _ends_with(os.path.join(root, SIMULATOR_STATE), SYNCING_MARK) and _owned(root):
             with self._state():  # a process died while rewriting the tree: finish that rewrite
                 pass
 
@@ -59,21 +174,25 @@ class SimulatedKernel(TreeKernel):
     def create(cls, root: str, state: SimState) -> SimulatedKernel:
         """Materialise ``state`` as a fresh tree under ``root`` (its sys/ and proc/ are replaced)."""
         import json
-        import shutil
 
         from ..drivers import host
 
-        for sub in ("sys", "proc"):
-            shutil.rmtree(os.path.join(root, sub), ignore_errors=True)
-        os.makedirs(os.path.join(root, "proc/sys/kernel"))
-        os.makedirs(sysfs.livepatch_dir(root))
-        os.makedirs(os.path.join(root, "sys/module"))
-        overwrite(os.path.join(root, "proc/sys/kernel/osrelease"), state.release + "\n")
-        overwrite(os.path.join(root, "proc/sys/kernel/arch"), state.arch + "\n")
-        for thread in state.threads.values():
-            _write_thread(root, thread, full=True)
-        state.dirty.clear()
-        _sync_sysfs(root, state)
+        os.makedirs(root, 0o755, exist_ok=True)
+        tree = _Tree(root)
+        try:
+            for sub in ("sys", "proc"):
+                tree.remove(sub)
+            tree.mkdirs("sys/kernel/livepatch")
+            tree.mkdirs("sys/module")
+            tree.put("proc/sys/kernel/osrelease", state.release + "\n")
+            tree.put("proc/sys/kernel/arch", state.arch + "\n")
+            tree.put("proc/sys/kernel/ftrace_enabled", f"{int(state.ftrace)}\n")
+            for thread in state.threads.values():
+                _write_thread(tree, thread, full=True)
+            state.dirty.clear()
+            _sync_sysfs(tree, state)
+        finally:
+            tree.close()
         host.write_file(root, SIMULATOR_STATE, json.dumps(state.to_dict()).encode())
         return cls(root)
 
@@ -117,11 +236,8 @@ class SimulatedKernel(TreeKernel):
     def signal(self, patch: str) -> bool:
         return False  # like kernels since 5.x: stalled tasks are signalled by the kernel itself
 
-    def pause(self, seconds: float) -> None:
-        import time
-
-        time.sleep(seconds)
-        self.advance(seconds)
+    # pause() only sleeps: waiting is reading, and reading never writes. The simulated clock
+    # moves only when the tree's owner says so (advance, 'klp-simkernel advance').
 
     # -- simulation controls -------------------------------------------------------------------
     def advance(self, seconds: float) -> None:
@@ -154,15 +270,27 @@ class _Session:
 
         from .model import SimState
 
-        self.lock = os.open(os.path.join(self.root, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                            0o600)
+        self.tree = _Tree(self.root)
         try:
-            fcntl.flock(self.lock, fcntl.LOCK_EX)
-            with open(os.path.join(self.root, SIMULATOR_STATE), encoding="utf-8") as handle:
+            kdir = self.tree._walk(os.path.dirname(LOCK).split("/"), False)
+            try:
+                self.lock = os.open(os.path.basename(LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW
+                                    | os.O_CLOEXEC, 0o600, dir_fd=kdir)
+                fcntl.flock(self.lock, fcntl.LOCK_EX)
+                fd = os.open(os.path.basename(SIMULATOR_STATE), os.O_RDONLY | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, dir_fd=kdir)
+            finally:
+                os.close(kdir)
+            with open(fd, encoding="utf-8") as handle:
                 doc = json.load(handle)
             state = SimState.from_dict({k: v for k, v in doc.items() if k != "syncing"})
-        except BaseException:
-            os.close(self.lock)
+        except BaseException as exc:
+            if self.lock >= 0:
+                os.close(self.lock)
+            self.tree.close()
+            if isinstance(exc, (OSError, ValueError, TypeError)):
+                raise KlpError(f"cannot read the simulated kernel's state in {self.root}: "
+                               f"{exc}") from None
             raise
         if doc.get("syncing"):  # the last writer died mid-rewrite: rewrite everything
             state.dirty.update(state.threads)
@@ -182,10 +310,11 @@ class _Session:
             # (the real kernel changes its sysfs atomically; the simulator must look so).
             host.write_file(self.root, SIMULATOR_STATE,
                             json.dumps({**state.to_dict(), "syncing": True}).encode())
-            _sync(self.root, state)
+            _sync(self.tree, state)
             host.write_file(self.root, SIMULATOR_STATE, json.dumps(state.to_dict()).encode())
         finally:
             os.close(self.lock)
+            self.tree.close()
 
 
 def _ends_with(path: str, tail: bytes) -> bool:
@@ -198,63 +327,71 @@ def _ends_with(path: str, tail: bytes) -> bool:
         os.close(fd)
 
 
-def _write_thread(root: str, thread: SimThread, full: bool) -> None:
-    pdir = os.path.join(root, "proc", str(thread.pid))
-    tdir = os.path.join(pdir, "task", str(thread.tid))
+def _owned(root: str) -> bool:
+    try:
+        st = os.lstat(root)
+    except OSError:
+        return False
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def _write_thread(tree: _Tree, thread: SimThread, full: bool) -> None:
+    pdir = f"proc/{thread.pid}"
+    tdir = f"{pdir}/task/{thread.tid}"
     if full:
-        os.makedirs(tdir, exist_ok=True)
-        overwrite(os.path.join(pdir, "comm"), thread.comm + "\n")
-        overwrite(os.path.join(pdir, "cmdline"), "".join(a + "\0" for a in thread.cmdline))
-        overwrite(os.path.join(tdir, "comm"), thread.comm + "\n")
-    overwrite(os.path.join(tdir, "patch_state"), f"{thread.state}\n", 0o400)
-    overwrite(os.path.join(tdir, "stack"), _stack_text(thread.stack), 0o400)
+        tree.put(f"{pdir}/comm", thread.comm + "\n")
+        tree.put(f"{pdir}/cmdline", "".join(a + "\0" for a in thread.cmdline), 0o444)
+        tree.put(f"{tdir}/comm", thread.comm + "\n")
+    tree.put(f"{tdir}/patch_state", f"{thread.state}\n", 0o400)
+    tree.put(f"{tdir}/stack", _stack_text(thread.stack), 0o400)
 
 
-def _sync(root: str, state: SimState) -> None:
-    import shutil
-
+def _sync(tree: _Tree, state: SimState) -> None:
     for tid in state.dirty:
         thread = state.threads.get(tid)
         if thread is not None:
-            _write_thread(root, thread, full=False)
+            _write_thread(tree, thread, full=False)
             continue
-        for pid in os.listdir(os.path.join(root, "proc")):
-            tdir = os.path.join(root, "proc", pid, "task", str(tid))
-            if os.path.isdir(tdir):
-                shutil.rmtree(tdir)
-                if not os.listdir(os.path.join(root, "proc", pid, "task")):
-                    shutil.rmtree(os.path.join(root, "proc", pid))
+        for pid in tree.listdir("proc"):
+            if pid.isdigit() and str(tid) in tree.listdir(f"proc/{pid}/task"):
+                tree.remove(f"proc/{pid}/task/{tid}")
+                if not tree.listdir(f"proc/{pid}/task"):
+                    tree.remove(f"proc/{pid}")
     state.dirty.clear()
-    _sync_sysfs(root, state)
+    _sync_sysfs(tree, state)
 
 
-def _sync_sysfs(root: str, state: SimState) -> None:
-    import shutil
-
-    base = sysfs.livepatch_dir(root)
+def _sync_sysfs(tree: _Tree, state: SimState) -> None:
+    """Write sysfs as 6.1 shows it: modes, one directory per object and per function."""
+    base = "sys/kernel/livepatch"
     wanted = {p.name: p for p in state.patches}
-    for name in os.listdir(base):
+    for name in tree.listdir(base):
         if name not in wanted:
-            shutil.rmtree(os.path.join(base, name))
+            tree.remove(f"{base}/{name}")
     for patch in state.patches:
-        pdir = os.path.join(base, patch.name)
-        os.makedirs(os.path.join(pdir, "vmlinux"), exist_ok=True)
-        overwrite(os.path.join(pdir, "enabled"), f"{patch.enabled}\n")
-        overwrite(os.path.join(pdir, "transition"), f"{int(state.transition == patch.name)}\n")
-        overwrite(os.path.join(pdir, "force"), "", 0o200)
+        pdir = f"{base}/{patch.name}"
+        tree.put(f"{pdir}/enabled", f"{patch.enabled}\n", 0o644)
+        tree.put(f"{pdir}/transition", f"{int(state.transition == patch.name)}\n", 0o444)
+        tree.put(f"{pdir}/force", "", 0o200)
         if "replace" in state.features:
-            overwrite(os.path.join(pdir, "replace"), f"{int(patch.replace)}\n", 0o444)
+            tree.put(f"{pdir}/replace", f"{int(patch.replace)}\n", 0o444)
         if "stack_order" in state.features:
-            overwrite(os.path.join(pdir, "stack_order"), f"{patch.stack_order}\n", 0o444)
-        if "patched" in state.features:
-            overwrite(os.path.join(pdir, "vmlinux", "patched"), "1\n", 0o444)
-    mbase = os.path.join(root, "sys/module")
-    for name in os.listdir(mbase):
-        if name not in state.modules:
-            shutil.rmtree(os.path.join(mbase, name))
+            tree.put(f"{pdir}/stack_order", f"{patch.stack_order}\n", 0o444)
+        if "signal" in state.features:
+            tree.put(f"{pdir}/signal", "", 0o200)
+        for obj, functions in patch.targets().items():
+            if obj != VMLINUX or functions or not patch.objects:
+                tree.put(f"{pdir}/{obj}/patched", f"{int(state.object_loaded(obj))}\n", 0o444)
+            for function in functions:
+                tree.mkdirs(f"{pdir}/{obj}/{function},1")
+    mbase = "sys/module"
+    for name in tree.listdir(mbase):
+        if name not in state.modules and name not in state.targets:
+            tree.remove(f"{mbase}/{name}")
     for name in state.modules:
-        mdir = os.path.join(mbase, name)
-        os.makedirs(mdir, exist_ok=True)
-        overwrite(os.path.join(mdir, "taint"), "OEK\n", 0o444)
-        overwrite(os.path.join(mdir, "initstate"), "live\n", 0o444)
-        overwrite(os.path.join(mdir, "refcnt"), "0\n", 0o444)
+        tree.put(f"{mbase}/{name}/taint", "OEK\n", 0o444)
+        tree.put(f"{mbase}/{name}/initstate", "live\n", 0o444)
+        tree.put(f"{mbase}/{name}/refcnt", "0\n", 0o444)
+    for name in state.targets:
+        tree.put(f"{mbase}/{name}/initstate", "live\n", 0o444)
+        tree.put(f"{mbase}/{name}/refcnt", "0\n", 0o444)

@@ -4,7 +4,10 @@ It follows kernel/livepatch/{core,transition}.c: one transition at a time; a tas
 frame of its stack is a function the transitioning patch changes; atomic replace removes older
 patches from sysfs when its transition completes (their modules stay loaded); writing the
 opposite ``enabled`` value mid-transition reverses it; ``force`` completes it; stalled tasks that
-can be woken by a signal are woken 15 s into a transition.
+can be woken by a signal are woken 15 s into a transition. As in 6.1: non-replace patches stack
+(the newest wins, any may be disabled first); a patch lists one object per target (vmlinux and
+modules, patched only while the module is loaded); forcing an unpatch, or a replace patch, pins
+the affected modules; a scenario may declare the load failures the kernel has.
 """
 
 import errno as E
@@ -17,7 +20,9 @@ from ..core.kernel_text import frame_function
 from ..core.transition import PATCHED, UNDEFINED, UNPATCHED
 
 SIGNAL_AFTER = 15.0
-FEATURES = ("replace", "stack_order", "patched")
+FEATURES = ("replace", "stack_order", "patched", "signal")  # sysfs files 6.1 lacks
+VMLINUX = "vmlinux"
+LOAD_FAILURES = ("pre_patch", "klp_state")  # what a scenario can make a module's load fail with
 
 
 @dataclass
@@ -43,6 +48,11 @@ class SimPatch:
     replace: bool = True
     stack_order: int = 1
     forced: bool = False
+    objects: Dict[str, List[str]] = field(default_factory=dict)  # target module -> functions
+
+    def targets(self) -> Dict[str, List[str]]:
+        """Every object this patch changes (vmlinux first) with its functions."""
+        return {VMLINUX: self.functions, **self.objects}
 
 
 @dataclass
@@ -52,6 +62,7 @@ class SimModule:
     name: str
     path: str = ""
     functions: List[str] = field(default_factory=list)
+    forced: bool = False  # 6.1: a module whose patch was forced cannot be removed
 
 
 @dataclass
@@ -71,6 +82,9 @@ class SimState:
     started: float = 0.0
     clock: float = 0.0
     signalled: bool = False
+    targets: List[str] = field(default_factory=list)  # ordinary (non-live-patch) modules loaded
+    ftrace: bool = True  # kernel.ftrace_enabled: off, no patch can register its handlers
+    failures: Dict[str, List[Any]] = field(default_factory=dict)  # module -> [kind, errno]
 
     def __post_init__(self) -> None:
         if not self.vermagic:
@@ -92,6 +106,7 @@ class SimState:
         threads = [SimThread(**t) for t in doc.pop("threads")]
         modules = [SimModule(**m) for m in doc.pop("modules")]
         patches = [SimPatch(**p) for p in doc.pop("patches")]
+        _check_state(threads, modules, patches, doc)
         state = cls(**doc, patches=patches)
         state.threads = {t.tid: t for t in threads}
         state.modules = {m.name: m for m in modules}
@@ -110,7 +125,8 @@ class SimState:
 
     # -- operations (each raises KernelError with the errno the kernel would return) -----------
     def load(self, name: str, functions: Sequence[str], path: str = "", livepatch: bool = True,
-             vermagic: Optional[str] = None) -> None:
+             vermagic: Optional[str] = None, replace: bool = True,
+             objects: Optional[Dict[str, List[str]]] = None) -> None:
         """finit_module() of a live patch module: registers and enables its patch."""
         if name in self.modules:
             raise KernelError(describe("load", E.EEXIST, name), E.EEXIST)
@@ -123,13 +139,20 @@ class SimState:
                               "live patches (EINVAL)", E.EINVAL)
         if self.transition is not None:
             raise KernelError(describe("load", E.EBUSY, name), E.EBUSY)
-        self.modules[name] = SimModule(name, path, list(functions))
+        failure = self.failures.get(name)
+        if failure is not None:  # klp_state check (EINVAL) or the pre-patch callback's error
+            raise KernelError(describe("load", int(failure[1]), name), int(failure[1]))
+        if not self.ftrace:  # ftrace_set_filter_ip()/register_ftrace_function() refuse
+            raise KernelError(describe("load", E.EBUSY, name), E.EBUSY)
         order = max((p.stack_order for p in self.patches), default=0) + 1
-        patch = SimPatch(name, list(functions), stack_order=order)
+        patch = SimPatch(name, list(functions), replace=replace, stack_order=order,
+                         objects={k: list(v) for k, v in (objects or {}).items()})
+        self.modules[name] = SimModule(name, path, _all_functions(patch))
         self.patches.append(patch)
-        changed = set(functions)
-        for older in self.patches[:-1]:
-            changed.update(older.functions)  # replace: older functions revert to the originals
+        changed = set(self._live_functions(patch))
+        if replace:
+            for older in self.patches[:-1]:  # older functions revert to the originals
+                changed.update(self._live_functions(older))
         self._start(patch, PATCHED, sorted(changed))
 
     def disable(self, name: str) -> None:
@@ -148,7 +171,7 @@ class SimState:
         if patch.enabled == 0:
             raise KernelError(describe("sysfs", E.EINVAL, name), E.EINVAL)
         patch.enabled = 0
-        self._start(patch, UNPATCHED, patch.functions)
+        self._start(patch, UNPATCHED, self._live_functions(patch))
 
     def force(self, name: str) -> None:
         """Write 1 to ``force``: mark every task switched (irreversible)."""
@@ -156,6 +179,14 @@ class SimState:
         if self.transition != name:
             raise KernelError(describe("sysfs", E.EINVAL, name), E.EINVAL)
         patch.forced = True
+        # 6.1 (klp_force_transition): an unpatch pins its own module; a replace patch pins the
+        # modules it replaces; forcing a non-replace patch in leaves its module removable.
+        if self.target == UNPATCHED:
+            self._pin(name)
+        elif patch.replace:
+            for older in self.patches:
+                if older is not patch:
+                    self._pin(older.name)
         for thread in self.threads.values():
             thread.state = self.target
         self.dirty.update(self.threads)
@@ -165,9 +196,15 @@ class SimState:
         """delete_module(): only once the module's patch has left sysfs."""
         if name not in self.modules:
             raise KernelError(describe("unload", E.ENOENT, name), E.ENOENT)
-        if self.patch(name) is not None:
+        if self.patch(name) is not None or self.modules[name].forced:
             raise KernelError(describe("unload", E.EBUSY, name), E.EBUSY)
         del self.modules[name]
+
+    def load_target(self, name: str) -> None:
+        """An ordinary module loads: the patches of it are applied to it now (klp_module_coming)."""
+        if name in self.modules or name in self.targets:
+            raise KernelError(describe("load", E.EEXIST, name), E.EEXIST)
+        self.targets.append(name)
 
     def release_tasks(self, tids: Optional[Sequence[int]] = None) -> int:
         """Let threads return from every function a loaded live patch changes; count released."""
@@ -226,6 +263,19 @@ class SimState:
             raise KernelError(describe("sysfs", E.ENOENT, name), E.ENOENT)
         return patch
 
+    def _pin(self, name: str) -> None:
+        module = self.modules.get(name)
+        if module is not None:
+            module.forced = True
+
+    def object_loaded(self, obj: str) -> bool:
+        """Whether a patch's object is in the kernel (vmlinux always; a module once loaded)."""
+        return obj == VMLINUX or obj in self.targets
+
+    def _live_functions(self, patch: SimPatch) -> List[str]:
+        """The functions of ``patch`` in objects that are loaded (others cannot hold tasks)."""
+        return [f for obj, funcs in patch.targets().items() if self.object_loaded(obj) for f in funcs]
+
     def _patched_functions(self) -> Set[str]:
         found: Set[str] = set()
         for module in self.modules.values():
@@ -258,6 +308,10 @@ class SimState:
             self.patches = [patch]
 
 
+def _all_functions(patch: SimPatch) -> List[str]:
+    return [f for funcs in patch.targets().values() for f in funcs]
+
+
 def _blocks(function: str, changed: Set[str], target: int) -> bool:
     """Whether sleeping in ``function`` stops a task from switching (klp_check_stack_func).
 
@@ -276,3 +330,28 @@ def _base(function: str) -> str:
         if function.startswith(prefix):
             return function[len(prefix):]
     return function
+
+
+def _check_state(threads: List[SimThread], modules: List[SimModule], patches: List[SimPatch],
+                 doc: Dict[str, Any]) -> None:
+    """A state file is user-editable input: every name written as a path or line is checked."""
+    def name(value: Any) -> bool:
+        return isinstance(value, str) and value not in ("", ".", "..") and "/" not in value and \
+            not any(ord(c) < 33 or ord(c) == 127 for c in value)
+
+    def text(value: Any) -> bool:
+        return isinstance(value, str) and not any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+    bad = [m.name for m in modules if not name(m.name)]
+    for patch in patches:
+        bad += [n for obj, funcs in patch.targets().items() for n in [patch.name, obj, *funcs]
+                if not name(n)]
+    bad += [t for t in doc.get("targets", []) if not name(t)]
+    for t in threads:
+        if not (type(t.pid) is int and type(t.tid) is int and t.pid > 0 and t.tid > 0):
+            bad.append(repr(t.pid))
+        bad += [s for s in [t.comm, *t.stack] if not text(s)]
+        bad += [a for a in t.cmdline if not text(a)]
+    if bad:
+        raise KernelError(f"the simulated kernel's state holds an invalid name: {bad[0]!r}",
+                          E.EINVAL)

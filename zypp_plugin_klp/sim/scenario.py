@@ -3,7 +3,7 @@
 from typing import Any, Dict, List, Optional
 
 from ..errors import ScenarioError
-from .model import FEATURES, SimModule, SimPatch, SimState, SimThread
+from .model import FEATURES, LOAD_FAILURES, SimModule, SimPatch, SimState, SimThread
 
 
 class _Doc:
@@ -90,7 +90,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> SimState:
     top = doc.mapping(root, "the scenario", ("kernel", "processes", "patches"))
     if "kernel" not in top:
         raise doc.fail(root, "missing 'kernel'")
-    kernel = doc.mapping(top["kernel"], "kernel", ("release", "arch", "vermagic", "features"))
+    kernel = doc.mapping(top["kernel"], "kernel", ("release", "arch", "vermagic", "features",
+                                                   "ftrace", "modules", "load_failures"))
     if "release" not in kernel:
         raise doc.fail(top["kernel"], "kernel needs a 'release'")
     features = doc.words(kernel["features"], "kernel.features") if "features" in kernel else []
@@ -103,19 +104,57 @@ def parse_scenario(text: str, source: str = "<scenario>") -> SimState:
         arch=doc.text(kernel["arch"], "kernel.arch") if "arch" in kernel else "x86_64",
         vermagic=doc.text(kernel["vermagic"], "kernel.vermagic") if "vermagic" in kernel else "",
         features=features,
+        ftrace=doc.boolean(kernel["ftrace"], "kernel.ftrace") if "ftrace" in kernel else True,
+        targets=doc.words(kernel["modules"], "kernel.modules") if "modules" in kernel else [],
     )
+    if "load_failures" in kernel:
+        state.failures = _load_failures(doc, kernel["load_failures"])
     for node in doc.sequence(top["processes"], "processes") if "processes" in top else []:
         _add_process(doc, state, node)
     for index, node in enumerate(doc.sequence(top["patches"], "patches") if "patches" in top else []):
-        fields = doc.mapping(node, "a patch", ("name", "functions", "replace"))
+        fields = doc.mapping(node, "a patch", ("name", "functions", "replace", "objects"))
         if "name" not in fields:
             raise doc.fail(node, "a patch needs a 'name'")
         name = doc.text(fields["name"], "patch name")
         functions = doc.words(fields["functions"], "functions") if "functions" in fields else []
         replace = doc.boolean(fields["replace"], "replace") if "replace" in fields else True
-        state.patches.append(SimPatch(name, functions, replace=replace, stack_order=index + 1))
-        state.modules[name] = SimModule(name, "", functions)
+        objects = {}
+        if "objects" in fields:
+            for key, value in doc.mapping(fields["objects"], "objects", _AnyKey()).items():
+                objects[key] = doc.words(value, f"objects.{key}")
+        patch = SimPatch(name, functions, replace=replace, stack_order=index + 1, objects=objects)
+        state.patches.append(patch)
+        state.modules[name] = SimModule(name, "", [f for fs in patch.targets().values() for f in fs])
     return state
+
+
+class _AnyKey(tuple):
+    """Allows any key (object names of a patch)."""
+
+    def __contains__(self, _item: object) -> bool:
+        return True
+
+
+def _load_failures(doc: _Doc, node: Any) -> Dict[str, List[Any]]:
+    """``{module: {pre_patch: ENODEV}}`` or ``{module: klp_state}`` -> module -> [kind, errno]."""
+    import errno
+    import yaml
+
+    result: Dict[str, List[Any]] = {}
+    for module, value in doc.mapping(node, "kernel.load_failures", _AnyKey()).items():
+        if isinstance(value, yaml.ScalarNode) and value.value == "klp_state":
+            result[module] = ["klp_state", errno.EINVAL]
+            continue
+        fields = doc.mapping(value, f"load_failures.{module}", ("pre_patch",))
+        if "pre_patch" not in fields:
+            raise doc.fail(value, f"load_failures.{module} needs 'pre_patch' or is 'klp_state'")
+        code = doc.text(fields["pre_patch"], "pre_patch")
+        number = getattr(errno, code, None) if code.isupper() else None
+        if not isinstance(number, int):
+            raise doc.fail(fields["pre_patch"], f"pre_patch must be an errno name like ENODEV")
+        result[module] = ["pre_patch", number]
+    assert all(kind in LOAD_FAILURES for kind, _ in result.values())
+    return result
 
 
 def _add_process(doc: _Doc, state: SimState, node: Any) -> None:
