@@ -44,6 +44,15 @@ class _Tree:
         os.close(self.fd)
 
     def _walk(self, parts: Sequence[str], create: bool) -> int:
+        try:
+            return self._walk_raw(parts, create)
+        except (FileNotFoundError, KlpError):
+            raise
+        except OSError as exc:  # ELOOP/ENOTDIR: a symlink where a directory belongs
+            raise KlpError(f"refusing to write the simulated kernel's {'/'.join(parts)}: "
+                           f"{exc.strerror}") from None
+
+    def _walk_raw(self, parts: Sequence[str], create: bool) -> int:
         fd = os.dup(self.fd)
         try:
             for part in parts:
