@@ -224,11 +224,13 @@ class SimulatedKernel(TreeKernel):
 
     # -- KernelDriver --------------------------------------------------------------------------
     def _insert(self, fd: int, info: ModuleInfo, label: str) -> None:
-        from ..core.elfmod import livepatch_functions
+        from ..core.elfmod import patch_targets
 
+        replace, objects = patch_targets(info)
+        vmlinux = objects.pop(VMLINUX, [])
         with self._state() as state:
-            state.load(info.name or "", livepatch_functions(info), label, info.is_livepatch,
-                       info.vermagic)
+            state.load(info.name or "", vmlinux, label, info.is_livepatch, info.vermagic,
+                       replace=replace, objects=objects)
 
     def disable(self, patch: str) -> None:
         with self._state() as state:
