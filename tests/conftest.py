@@ -4,7 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Callable, List
+from typing import Callable, List, Sequence
 
 import pytest
 
@@ -27,7 +27,7 @@ VERMAGIC = f"{RELEASE} SMP preempt mod_unload modversions"
 def build_ko(tmp_path) -> Callable[..., str]:
     """Write a real ELF live patch module; defaults fit the demo scenario's kernel."""
 
-    def build(name: str, functions: List[str] = ("livepatch_cmdline_proc_show",), **kw) -> str:
+    def build(name: str, functions: Sequence[str] = ("livepatch_cmdline_proc_show",), **kw) -> str:
         kw.setdefault("vermagic", VERMAGIC)
         path = str(tmp_path / f"{name}.ko")
         return kobuild.write_module(path, name, functions=list(functions), **kw)

@@ -270,7 +270,7 @@ def case_load_error(code: int) -> Callable[[Root], str]:
         from zypp_plugin_klp.services.load import FAILED, load_newest
 
         class Refusing(SimulatedKernel):
-            def _insert(self, fd: int, info: object, label: str) -> None:
+            def _insert(self, fd: int, info: object, label: str, params: str = "") -> None:
                 raise KernelError(f"simulated refusal ({errno.errorcode[code]})", code)
 
         _install(root, "1")

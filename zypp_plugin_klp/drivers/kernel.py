@@ -77,22 +77,23 @@ class KernelDriver(abc.ABC):
         """Command name, command line and (optionally) kernel stack of one task."""
 
     # -- writes --------------------------------------------------------------------------------
-    def load(self, path: str) -> str:
+    def load(self, path: str, params: str = "") -> str:
         """Load the live patch module file at ``path`` (a host path); return its module name.
 
+        ``params`` is the module parameter string (``name=value ...``; the loader passes "").
         The file must be a live patch (``livepatch=Y``) built for the running kernel release;
         otherwise nothing is loaded and a KernelError says why.
         """
         fd = self._open(path)
         try:
-            return self.load_fd(fd, path)
+            return self.load_fd(fd, path, params)
         finally:
             os.close(fd)
 
-    def load_fd(self, fd: int, label: str) -> str:
+    def load_fd(self, fd: int, label: str, params: str = "") -> str:
         """Load the module open as ``fd`` (what was verified is what gets loaded)."""
         info = self.inspect_fd(fd, label)
-        self._insert(fd, info, label)
+        self._insert(fd, info, label, params)
         return info.name or ""
 
     @staticmethod
@@ -134,8 +135,8 @@ class KernelDriver(abc.ABC):
         return info
 
     @abc.abstractmethod
-    def _insert(self, fd: int, info: ModuleInfo, label: str) -> None:
-        """Put the checked module open as ``fd`` into the kernel."""
+    def _insert(self, fd: int, info: ModuleInfo, label: str, params: str = "") -> None:
+        """Put the checked module open as ``fd`` into the kernel with parameters ``params``."""
 
     @abc.abstractmethod
     def disable(self, patch: str) -> None:

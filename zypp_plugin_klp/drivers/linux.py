@@ -34,13 +34,13 @@ class LinuxKernel(TreeKernel):
         if libc.syscall(ctypes.c_long(numbers[which]), *args) != 0:
             raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
 
-    def _insert(self, fd: int, info: ModuleInfo, label: str) -> None:
+    def _insert(self, fd: int, info: ModuleInfo, label: str, params: str = "") -> None:
         import ctypes
 
         name = info.name or os.path.basename(label)
         log = _KernelLog(self.root)
         try:
-            self._syscall(0, ctypes.c_int(fd), ctypes.c_char_p(b""), ctypes.c_int(0))
+            self._syscall(0, ctypes.c_int(fd), ctypes.c_char_p(params.encode()), ctypes.c_int(0))
         except OSError as exc:
             err = exc.errno or 0
             raise KernelError(self._refusal(err, name, log), err) from None

@@ -11,6 +11,7 @@ examples:
   klp --root /tmp/sim blocking -vv
   klp-simkernel release /tmp/sim 4242        # the task returns from the patched function
   klp-simkernel advance /tmp/sim 15          # let 15 simulated seconds pass
+  klp-simkernel load-target /tmp/sim busymod # patches of busymod apply to it now
 
 exit status: 0 success, 1 the (simulated) kernel refused or the input is bad, 2 usage error.
 """
@@ -27,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, helptext, arg in (
         ("load", "load a live patch module file (like insmod)", "module"),
         ("unload", "remove a module (like rmmod)", "name"),
+        ("load-target", "load an ordinary module that live patches may patch", "name"),
         ("disable", "write 0 to a patch's 'enabled'", "patch"),
         ("force", "write 1 to a patch's 'force'", "patch"),
         ("advance", "let simulated seconds pass", "seconds"),
@@ -54,6 +56,8 @@ def run(argv: List[str]) -> int:
         kernel = SimulatedKernel(args.root)
         if args.command == "load":
             print(f"loaded {kernel.load(args.module)}")
+        elif args.command == "load-target":
+            kernel.load_target(args.name)
         elif args.command == "unload":
             kernel.unload(args.name)
         elif args.command == "disable":

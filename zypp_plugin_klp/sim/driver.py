@@ -223,14 +223,14 @@ class SimulatedKernel(TreeKernel):
         return _Session(self.root)
 
     # -- KernelDriver --------------------------------------------------------------------------
-    def _insert(self, fd: int, info: ModuleInfo, label: str) -> None:
+    def _insert(self, fd: int, info: ModuleInfo, label: str, params: str = "") -> None:
         from ..core.elfmod import patch_targets
 
         replace, objects = patch_targets(info)
         vmlinux = objects.pop(VMLINUX, [])
         with self._state() as state:
             state.load(info.name or "", vmlinux, label, info.is_livepatch, info.vermagic,
-                       replace=replace, objects=objects)
+                       replace=replace, objects=objects, params=params)
 
     def disable(self, patch: str) -> None:
         with self._state() as state:
@@ -255,6 +255,12 @@ class SimulatedKernel(TreeKernel):
         """Let simulated time pass (signals stalled tasks after 15 s, retries the transition)."""
         with self._state() as state:
             state.advance(seconds)
+
+    def load_target(self, name: str) -> None:
+        """Load an ordinary module ``name``: patches of it are applied to it now."""
+        _check_name(name)
+        with self._state() as state:
+            state.load_target(name)
 
     def release(self, ids: Sequence[int] | None = None) -> int:
         """Let the given pids/tids (all when None) return from patched functions."""

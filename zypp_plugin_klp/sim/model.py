@@ -63,6 +63,7 @@ class SimModule:
     path: str = ""
     functions: List[str] = field(default_factory=list)
     forced: bool = False  # 6.1: a module whose patch was forced cannot be removed
+    params: str = ""  # the parameter string it was loaded with
 
 
 @dataclass
@@ -126,7 +127,7 @@ class SimState:
     # -- operations (each raises KernelError with the errno the kernel would return) -----------
     def load(self, name: str, functions: Sequence[str], path: str = "", livepatch: bool = True,
              vermagic: Optional[str] = None, replace: bool = True,
-             objects: Optional[Dict[str, List[str]]] = None) -> None:
+             objects: Optional[Dict[str, List[str]]] = None, params: str = "") -> None:
         """finit_module() of a live patch module: registers and enables its patch."""
         if name in self.modules:
             raise KernelError(describe("load", E.EEXIST, name), E.EEXIST)
@@ -147,7 +148,7 @@ class SimState:
         order = max((p.stack_order for p in self.patches), default=0) + 1
         patch = SimPatch(name, list(functions), replace=replace, stack_order=order,
                          objects={k: list(v) for k, v in (objects or {}).items()})
-        self.modules[name] = SimModule(name, path, _all_functions(patch))
+        self.modules[name] = SimModule(name, path, _all_functions(patch), params=params)
         self.patches.append(patch)
         changed = set(self._live_functions(patch))
         if replace:
