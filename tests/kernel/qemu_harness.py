@@ -119,7 +119,8 @@ $B mkdir -p /host/mnt/tmp
 # /tmp stays the host's (read-only; the repository may live there): scratch space is the share
 $B chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/mnt TMPDIR=/mnt/tmp \\
     LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 {python} -m pytest -q -p no:cacheprovider -o addopts= --capture=sys \\
-    --junitxml=/mnt/junit.xml --rootdir={repo} {repo}/tests/kernel/guest_checks.py \\
+    --junitxml=/mnt/junit.xml --rootdir={repo} {repo}/tests/kernel/guest_sim_twin.py \\
+    {repo}/tests/kernel/guest_checks.py \\
     > /host/mnt/guest.log 2>&1
 echo $? > /host/mnt/rc
 $B sync
@@ -176,7 +177,8 @@ def boot(out: str) -> Dict[str, object]:
         return open(path, encoding="utf-8", errors="replace").read() if os.path.exists(path) else ""
 
     return {"release": release, "rc": read("rc").strip(), "log": read("guest.log"),
-            "junit": read("junit.xml"), "console": console}
+            "junit": read("junit.xml"), "console": console,
+            "twin": read("twin.json"), "modules": os.path.join(results, "modules")}
 
 
 PRIVATE_DRACUT = os.path.join(REPO, ".cache", "dracut")

@@ -14,6 +14,8 @@ from . import qemu_harness
 GUEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guest_checks.py")
 with open(GUEST, encoding="utf-8") as _handle:
     CHECKS = re.findall(r"^def (test_\w+)\(", _handle.read(), re.M)
+with open(os.path.join(os.path.dirname(GUEST), "guest_sim_twin.py"), encoding="utf-8") as _handle:
+    CHECKS += re.findall(r"^def (test_\w+)\(", _handle.read(), re.M)
 
 WHY = qemu_harness.missing()
 
@@ -44,3 +46,17 @@ def test_in_guest(guest, check):
     status, detail = cases.get(check, ("missing", f"the guest did not run {check}; guest log:\n"
                                                   f"{str(result['log'])[-3000:]}"))
     assert status == "passed", f"{check} {status} in the guest ({result['release']}):\n{detail}"
+
+
+def test_sim_twin_simulator_tells_the_same_story(guest, tmp_path):
+    """The simulator, fed the guest's module files, matches the real kernel after every step."""
+    import json
+
+    from . import sim_twin
+
+    result, _cases = guest
+    assert result["twin"], "the guest recorded no twin story (see test_sim_twin_story_on_the_real_kernel)"
+    real = json.loads(str(result["twin"]))
+    simulated = sim_twin.tell(sim_twin.Simulated(str(tmp_path / "sim"), str(result["release"]),
+                                                 str(result["modules"])), sim_twin.klp_path())
+    assert sim_twin.differences(real, simulated) == []

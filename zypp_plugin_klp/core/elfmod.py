@@ -313,6 +313,7 @@ def _parse_klp_patch(data: bytes, lay: _Layout, sections: List[_Section]) -> Opt
     if not lay.is64 or end != "<" or machine not in ABS64:
         return None
     symbols = _symbols(data, lay, sections)
+    functions = {(sym.shndx, sym.value): sym.name for sym in symbols if sym.info & 0xF == STT_FUNC}
     # relocs[section index][offset] = absolute address target as (section index, offset)
     relocs: Dict[int, Dict[int, Tuple[int, int, str]]] = {}
     rela = struct.Struct("<QQq")
@@ -325,7 +326,10 @@ def _parse_klp_patch(data: bytes, lay: _Layout, sections: List[_Section]) -> Opt
             if r_info & 0xFFFFFFFF != ABS64[machine] or (r_info >> 32) >= len(symbols):
                 continue
             sym = symbols[r_info >> 32]
-            target[r_offset] = (sym.shndx, sym.value + r_addend, sym.name)
+            name = sym.name
+            if sym.info & 0xF == STT_SECTION:  # static functions: "section + offset"
+                name = functions.get((sym.shndx, sym.value + r_addend), "")
+            target[r_offset] = (sym.shndx, sym.value + r_addend, name)
 
     def word(shndx: int, offset: int) -> Optional[int]:
         sec = sections[shndx] if 0 < shndx < len(sections) else None

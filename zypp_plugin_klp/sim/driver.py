@@ -256,6 +256,11 @@ class SimulatedKernel(TreeKernel):
         with self._state() as state:
             state.advance(seconds)
 
+    def set_ftrace(self, enabled: bool) -> None:
+        """Write ``kernel.ftrace_enabled`` (off: every live patch load fails with EBUSY)."""
+        with self._state() as state:
+            state.set_ftrace(enabled)
+
     def load_target(self, name: str) -> None:
         """Load an ordinary module ``name``: patches of it are applied to it now."""
         _check_name(name)
@@ -375,6 +380,7 @@ def _sync(tree: _Tree, state: SimState) -> None:
                 if not tree.listdir(f"proc/{pid}/task"):
                     tree.remove(f"proc/{pid}")
     state.dirty.clear()
+    tree.put("proc/sys/kernel/ftrace_enabled", f"{int(state.ftrace)}\n")
     _sync_sysfs(tree, state)
 
 

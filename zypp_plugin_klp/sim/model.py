@@ -201,6 +201,14 @@ class SimState:
             raise KernelError(describe("unload", E.EBUSY, name), E.EBUSY)
         del self.modules[name]
 
+    def set_ftrace(self, enabled: bool) -> None:
+        """sysctl kernel.ftrace_enabled: live patches' handlers are permanent, so turning ftrace
+        off while any patch is registered fails with EBUSY."""
+        if not enabled and self.patches:
+            raise KernelError("ftrace cannot be disabled while live patches are registered (EBUSY)",
+                              E.EBUSY)
+        self.ftrace = enabled
+
     def load_target(self, name: str) -> None:
         """An ordinary module loads: the patches of it are applied to it now (klp_module_coming)."""
         if name in self.modules or name in self.targets:

@@ -1,0 +1,158 @@
+"""The simulator twin's story, told to the real kernel (in the qemu guest) and to the simulated one
+(on the host): each step's action, then a normalized snapshot of /sys/kernel/livepatch (names,
+modes, values) and of ``klp --json patches``, ``status`` and ``blocking``."""
+
+import errno
+import json
+import os
+import stat
+import subprocess
+import sys
+from typing import Any, Callable, Dict, List, Optional
+
+LIVEPATCH = "sys/kernel/livepatch"
+TARGET = "klp_sim_target"
+
+
+class Machine:
+    """What the story needs from a kernel; one subclass drives the real one, one the simulator."""
+
+    root = "/"
+
+    def load(self, name: str) -> None:
+        raise NotImplementedError
+
+    def insmod_target(self) -> None:
+        raise NotImplementedError
+
+    def disable(self, name: str) -> None:
+        raise NotImplementedError
+
+    def unload(self, name: str) -> None:
+        raise NotImplementedError
+
+    def ftrace(self, enabled: bool) -> None:
+        raise NotImplementedError
+
+    def wait(self) -> None:
+        raise NotImplementedError
+
+
+def _errno(action: Callable[[], None]) -> str:
+    """Run an action; the errno name it failed with, or "ok"."""
+    from zypp_plugin_klp.errors import KernelError
+
+    try:
+        action()
+    except KernelError as exc:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+    return "ok"
+
+
+STORY: List[Any] = [
+    ("start", lambda m: "ok"),
+    ("load a non-replace patch of a module not loaded yet", lambda m: _errno(lambda: m.load("klp_sim_a"))),
+    ("the target module loads: its object gets patched", lambda m: _errno(m.insmod_target)),
+    ("load b, a second non-replace patch of the same function", lambda m: _errno(lambda: m.load("klp_sim_b"))),
+    ("disable a, the bottom patch", lambda m: _errno(lambda: m.disable("klp_sim_a"))),
+    ("a pre-patch callback fails with ENODEV", lambda m: _errno(lambda: m.load("klp_sim_fail"))),
+    ("disable b", lambda m: _errno(lambda: m.disable("klp_sim_b"))),
+    ("remove a and b", lambda m: ",".join(_errno(lambda n=n: m.unload(n))
+                                          for n in ("klp_sim_a", "klp_sim_b"))),
+    ("ftrace disabled: a load fails with EBUSY, no transition",
+     lambda m: _errno(lambda: m.ftrace(False)) + "," + _errno(lambda: m.load("klp_sim_a"))),
+    ("ftrace enabled again", lambda m: _errno(lambda: m.ftrace(True))),
+]
+
+
+def snapshot(machine: Machine, klp: str) -> Dict[str, Any]:
+    """The livepatch sysfs tree (path, kind, mode, value) and klp's JSON views of ``machine``."""
+    base = os.path.join(machine.root, LIVEPATCH)
+    files: List[List[Any]] = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, base)
+        for name in sorted(dirnames):
+            files.append([os.path.normpath(os.path.join(rel, name)), "d",
+                          oct(stat.S_IMODE(os.lstat(os.path.join(dirpath, name)).st_mode))])
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue  # the simulator's own state
+            path = os.path.join(dirpath, name)
+            mode = stat.S_IMODE(os.lstat(path).st_mode)
+            value: Optional[str] = None
+            if mode & 0o444:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    value = handle.read()
+            files.append([os.path.normpath(os.path.join(rel, name)), "f", oct(mode), value])
+    views = {}
+    for view in ("patches", "status", "blocking"):
+        out = subprocess.run([klp, "--root", machine.root, "--json", view], capture_output=True,
+                             text=True, timeout=60)
+        try:
+            views[view] = json.loads(out.stdout)
+        except ValueError:
+            views[view] = {"exit": out.returncode, "stdout": out.stdout, "stderr": out.stderr}
+    return {"sysfs": files, **views}
+
+
+def tell(machine: Machine, klp: str) -> List[Dict[str, Any]]:
+    """Run the story on ``machine``: one record per step (its outcome and the snapshot after)."""
+    records = []
+    for title, action in STORY:
+        outcome = action(machine)
+        machine.wait()
+        records.append({"step": title, "outcome": outcome, **snapshot(machine, klp)})
+    return records
+
+
+def klp_path() -> str:
+    return os.path.join(os.path.dirname(sys.executable), "klp")
+
+
+class Simulated(Machine):
+    """The simulated kernel, fed the same module files the guest loaded."""
+
+    def __init__(self, root: str, release: str, modules: str) -> None:
+        from zypp_plugin_klp.core.elfmod import parse_module
+        from zypp_plugin_klp.sim.driver import SimulatedKernel
+        from zypp_plugin_klp.sim.scenario import parse_scenario
+
+        with open(os.path.join(modules, "klp_sim_a.ko"), "rb") as handle:
+            vermagic = parse_module(handle.read()).vermagic
+        scenario = (f"kernel: {{release: '{release}', vermagic: '{vermagic}',\n"
+                    "  load_failures: {klp_sim_fail: {pre_patch: ENODEV}}}\n"
+                    "processes:\n  - {pid: 1, comm: init, stack: [do_wait]}\n")
+        self.kernel = SimulatedKernel.create(root, parse_scenario(scenario))
+        self.root = root
+        self.modules = modules
+
+    def load(self, name: str) -> None:
+        self.kernel.load(os.path.join(self.modules, f"{name}.ko"))
+
+    def insmod_target(self) -> None:
+        self.kernel.load_target(TARGET)
+
+    def disable(self, name: str) -> None:
+        self.kernel.disable(name)
+
+    def unload(self, name: str) -> None:
+        self.kernel.unload(name)
+
+    def ftrace(self, enabled: bool) -> None:
+        self.kernel.set_ftrace(enabled)
+
+    def wait(self) -> None:
+        pass  # the simulator completes a transition nothing holds at once
+
+
+def differences(real: List[Dict[str, Any]], simulated: List[Dict[str, Any]]) -> List[str]:
+    """Where the two stories part, step by step (empty when they agree)."""
+    found = []
+    for r, s in zip(real, simulated):
+        for key in r:
+            if r[key] != s.get(key):
+                found.append(f"step '{r['step']}': {key}: real {r[key]!r} != simulated {s.get(key)!r}")
+    if len(real) != len(simulated):
+        found.append(f"{len(real)} real steps, {len(simulated)} simulated")
+    return found
