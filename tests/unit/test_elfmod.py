@@ -319,3 +319,43 @@ def test_random_mutations_parse_or_raise_module_format_error() -> None:
     # both outcomes must be exercised, or the loop tests nothing
     assert parsed > 100
     assert rejected > 100
+
+
+def test_klp_patch_is_read_through_relocations() -> None:
+    from zypp_plugin_klp.core.elfmod import KlpFunc, patch_targets
+
+    data = kobuild.build_module(
+        "lp", functions=["new_show", "patched_work", "lp_init"], replace=False,
+        objects=[(None, [("cmdline_proc_show", "new_show", 0)]),
+                 ("busymod", [("busymod_work_func", "patched_work", 2)])])
+    info = parse_module(data)
+    assert info.patch is not None and info.patch.replace is False
+    assert info.patch.objects == (
+        ("vmlinux", (KlpFunc("cmdline_proc_show", "new_show", 0),)),
+        ("busymod", (KlpFunc("busymod_work_func", "patched_work", 2),)))
+    assert patch_targets(info) == (False, {"vmlinux": ["cmdline_proc_show"],
+                                           "busymod": ["busymod_work_func"]})
+
+
+def test_module_without_klp_patch_falls_back_to_the_naming_convention() -> None:
+    from zypp_plugin_klp.core.elfmod import patch_targets
+
+    info = parse_module(kobuild.build_module("lp", functions=["livepatch_f", "x"], objects=[]))
+    assert info.patch is None
+    assert patch_targets(info) == (True, {"vmlinux": ["f"]})
+
+
+def test_a_klp_func_with_a_bad_string_reference_drops_the_structure() -> None:
+    """Hostile relocations (a string outside its section) never raise; the fallback applies."""
+    data = bytearray(kobuild.build_module("lp", functions=["livepatch_f"]))
+    info = parse_module(bytes(data))
+    assert info.patch is not None
+    # point every .rela.data addend far outside .rodata
+    ehdr = kobuild.EHDR.unpack_from(data, 0)
+    shoff = ehdr[6]
+    sh = kobuild.SHDR.unpack_from(data, shoff + kobuild.RELA_DATA * kobuild.SHDR.size)
+    for i in range(sh[5] // kobuild.RELA.size):
+        at = sh[4] + i * kobuild.RELA.size
+        off, rinfo, _add = kobuild.RELA.unpack_from(data, at)
+        kobuild.RELA.pack_into(data, at, off, rinfo, 1 << 40)
+    assert parse_module(bytes(data)).patch is None
