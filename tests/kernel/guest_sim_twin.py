@@ -50,12 +50,12 @@ class Real(sim_twin.Machine):
             raise KernelError(str(exc), exc.errno or errno.EIO) from None
 
     def wait(self) -> None:
-        subprocess.run([sim_twin.klp_path(), "wait", "--timeout", "30"], capture_output=True)
+        sim_twin.wait_idle("/")
 
 
 def test_sim_twin_story_on_the_real_kernel():
     try:
-        records = sim_twin.tell(Real(), sim_twin.klp_path())
+        records = sim_twin.tell(Real())
     finally:
         with open(FTRACE, "w") as handle:
             handle.write("1\n")

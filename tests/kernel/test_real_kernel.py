@@ -58,5 +58,5 @@ def test_sim_twin_simulator_tells_the_same_story(guest, tmp_path):
     assert result["twin"], "the guest recorded no twin story (see test_sim_twin_story_on_the_real_kernel)"
     real = json.loads(str(result["twin"]))
     simulated = sim_twin.tell(sim_twin.Simulated(str(tmp_path / "sim"), str(result["release"]),
-                                                 str(result["modules"])), sim_twin.klp_path())
+                                                 str(result["modules"])))
     assert sim_twin.differences(real, simulated) == []
