@@ -39,8 +39,12 @@ class _Tree:
 
     def __init__(self, root: str) -> None:
         self.fd = _open_owned(root)
+        self.opened: dict[tuple[str, ...], int] = {}  # directories walked in this session
 
     def close(self) -> None:
+        for fd in self.opened.values():
+            os.close(fd)
+        self.opened.clear()
         os.close(self.fd)
 
     def _walk(self, parts: Sequence[str], create: bool) -> int:
@@ -53,9 +57,11 @@ class _Tree:
                            f"{exc.strerror}") from None
 
     def _walk_raw(self, parts: Sequence[str], create: bool) -> int:
-        fd = os.dup(self.fd)
+        key = tuple(parts)
+        start = next((n for n in range(len(key), 0, -1) if key[:n] in self.opened), 0)
+        fd = os.dup(self.opened[key[:start]] if start else self.fd)
         try:
-            for part in parts:
+            for n, part in enumerate(key[start:], start + 1):
                 _check_name(part)
                 try:
                     nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
@@ -67,6 +73,9 @@ class _Tree:
                 os.close(fd)
                 fd = nfd
                 _check_owned(fd, part)
+                if len(self.opened) >= MAX_OPEN_DIRS:  # forget the oldest
+                    os.close(self.opened.pop(next(iter(self.opened))))
+                self.opened[key[:n]] = os.dup(fd)
             return fd
         except BaseException:
             os.close(fd)
@@ -82,13 +91,13 @@ class _Tree:
         _check_name(name)
         dfd = self._walk(dirs, True)
         tmp = f".{name}.sim"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             try:
+                fd = os.open(tmp, flags, 0o600, dir_fd=dfd)
+            except FileExistsError:  # left by a writer that was killed (the state lock is held)
                 os.unlink(tmp, dir_fd=dfd)
-            except FileNotFoundError:
-                pass
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         0o600, dir_fd=dfd)
+                fd = os.open(tmp, flags, 0o600, dir_fd=dfd)
             try:
                 os.write(fd, text.encode())
                 os.fchmod(fd, mode)
@@ -108,6 +117,9 @@ class _Tree:
             dfd = self._walk(dirs, False)
         except FileNotFoundError:
             return
+        gone = (*dirs, name)
+        for key in [k for k in self.opened if k[:len(gone)] == gone]:
+            os.close(self.opened.pop(key))
         try:
             shutil.rmtree(name, dir_fd=dfd)
         except FileNotFoundError:
@@ -127,6 +139,7 @@ class _Tree:
             os.close(dfd)
 
 
+MAX_OPEN_DIRS = 128  # directories kept open per session (trees with 100,000 tasks: fd limits)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
