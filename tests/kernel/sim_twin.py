@@ -113,8 +113,11 @@ def wait_idle(root: str, seconds: float = 60.0) -> None:
 
     from zypp_plugin_klp.drivers import sysfs
 
+    def settling() -> bool:  # a disabled patch leaves sysfs from a workqueue, after transition=0
+        return sysfs.any_transition(root) or any(p.enabled == 0 for p in sysfs.read_patches(root))
+
     deadline = time.monotonic() + seconds
-    while sysfs.any_transition(root) and time.monotonic() < deadline:
+    while settling() and time.monotonic() < deadline:
         time.sleep(0.1)
 
 
