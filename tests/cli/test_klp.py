@@ -108,6 +108,7 @@ def test_patches_verbose_reads_rpm_database(sim, build_ko, tmp_path):
         "RPM": "kernel-livepatch-6_1_0-26-default-3-1.1.x86_64",
         "CVE": "CVE-2023-52447 CVE-2024-1086",
         "bug fixes and enhancements": "bsc#1219434 bsc#1219435",
+        "function cmdline_proc_show,1": "effective",
         "expires": "unknown", "update": "none (newest installed)",
         "object vmlinux": "patched",
     }

@@ -351,6 +351,9 @@ def _check_state(threads: List[SimThread], modules: List[SimModule], patches: Li
     def text(value: Any) -> bool:
         return isinstance(value, str) and not any(ord(c) < 32 or ord(c) == 127 for c in value)
 
+    def content(value: Any) -> bool:  # a task's comm and argv hold any byte but NUL, as on Linux
+        return isinstance(value, str) and "\0" not in value
+
     bad = [m.name for m in modules if not name(m.name)]
     for patch in patches:
         bad += [n for obj, funcs in patch.targets().items() for n in [patch.name, obj, *funcs]
@@ -359,8 +362,8 @@ def _check_state(threads: List[SimThread], modules: List[SimModule], patches: Li
     for t in threads:
         if not (type(t.pid) is int and type(t.tid) is int and t.pid > 0 and t.tid > 0):
             bad.append(repr(t.pid))
-        bad += [s for s in [t.comm, *t.stack] if not text(s)]
-        bad += [a for a in t.cmdline if not text(a)]
+        bad += [s for s in t.stack if not text(s)]  # kernel symbols: a newline would forge frames
+        bad += [a for a in [t.comm, *t.cmdline] if not content(a)]
     if bad:
         raise KernelError(f"the simulated kernel's state holds an invalid name: {bad[0]!r}",
                           E.EINVAL)
