@@ -118,3 +118,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     terminalreporter.section("not run on this machine (under CI=true these fail)", sep="=", yellow=True)
     for reason, count in sorted(reasons.items()):
         terminalreporter.line(f"{count:4d} skipped: {reason}")
+
+
+@pytest.fixture
+def mock(klp_mockroot, repo_rpms):
+    """A mock root (zypper chrooted, commit plugin active) with the test module's ``repo_rpms``
+    published and short waits, so held transitions end the tests quickly."""
+    klp_mockroot.publish(*repo_rpms)
+    with open(os.path.join(klp_mockroot.root, "etc/sysconfig/livepatching"), "a") as handle:
+        handle.write('LIVEPATCH_WAIT="1"\nLIVEPATCH_PLUGIN_WAIT="2"\n')
+    return klp_mockroot

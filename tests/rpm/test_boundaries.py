@@ -63,27 +63,10 @@ def _step(kind, release, version, stage):
 
 def _converse(root, *frames):
     """The plugin's entry (serve) over real pipes; every reply on the wire is returned."""
-    from zypp_plugin_klp.core.frames import FrameReader
+    from test_plugin import converse_frames
 
     data = b"".join(command.encode() + b"\n\n" + body + b"\0" for command, body in frames)
-    rin, win = os.pipe()
-    rout, wout = os.pipe()
-    os.write(win, data)
-    os.close(win)
-    p = plugin.CommitPlugin(root, {})
-    assert plugin.serve(rin, wout, p) == 0
-    os.close(wout)
-    os.close(rin)
-    replies = b""
-    while True:
-        part = os.read(rout, 65536)
-        if not part:
-            break
-        replies += part
-    os.close(rout)
-    reader = FrameReader()
-    decoded = reader.feed(replies)
-    reader.close()
+    decoded, p, _ = converse_frames(root, data, chunk=len(data))
     return [(f.command, f.body) for f in decoded], p.record
 
 

@@ -36,6 +36,13 @@ def frames(*items):
 
 def converse(root, data, environ=None, chunk=7):
     """Run serve() over real pipes; return (replies, record written or None, seconds)."""
+    decoded, p, elapsed = converse_frames(root, data, environ, chunk)
+    return [f.command for f in decoded], p.record if p.written else None, elapsed
+
+
+def converse_frames(root, data, environ=None, chunk=7):
+    """serve() over real pipes, ``data`` fed ``chunk`` bytes at a time: (every reply frame on the
+    wire, the plugin, seconds)."""
     rin, win = os.pipe()
     rout, wout = os.pipe()
 
@@ -63,7 +70,7 @@ def converse(root, data, environ=None, chunk=7):
     reader = FrameReader()
     decoded = reader.feed(replies)
     reader.close()
-    return [f.command for f in decoded], p.record if p.written else None, elapsed
+    return decoded, p, elapsed
 
 
 def conversation(*middle):

@@ -39,14 +39,6 @@ def repo_rpms(tmp_path_factory):
     return rpms
 
 
-@pytest.fixture
-def mock(klp_mockroot, repo_rpms):
-    klp_mockroot.publish(*repo_rpms)
-    with open(os.path.join(klp_mockroot.root, "etc/sysconfig/livepatching"), "a") as handle:
-        handle.write('LIVEPATCH_WAIT="1"\nLIVEPATCH_PLUGIN_WAIT="2"\n')
-    return klp_mockroot
-
-
 def zypper(mock, *args, **kw):
     return mock.chroot(*ZYPPER, *args, **kw)
 
