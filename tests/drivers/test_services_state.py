@@ -92,15 +92,16 @@ def test_all_flag_regenerates_every_initrd(root, tmp_path):
 def test_a_kernel_not_installed_is_skipped_and_its_flag_cleared(root, tmp_path):
     gen, log = generator(tmp_path)
     set_generator(root, gen)
-    initrd.schedule(root, "6.1.0-27-default")
+    initrd.schedule(root, "6.1.0-1-default")  # sorts before the installed one: the rest still runs
     initrd.schedule(root, KVER)
+    initrd.schedule(root, "6.1.0-27-default")
     assert initrd.regenerate(root, {}, runner.run) == []
     assert calls(log) == [f"-f --kver {KVER}"]
     assert initrd.pending(root) == []
 
 
 def test_a_failed_rebuild_keeps_its_flag_and_names_the_last_output_line(root, tmp_path):
-    gen, log = generator(tmp_path, "echo first; echo 'dracut: cannot write image'; exit 1")
+    gen, log = generator(tmp_path, "echo first; echo second; echo 'dracut: cannot write image'; exit 1")
     set_generator(root, gen)
     initrd.schedule(root, KVER)
     (message,) = initrd.regenerate(root, {}, runner.run)
@@ -118,6 +119,17 @@ def test_a_silent_failure_says_no_output_and_others_still_run(root, tmp_path):
         f"initrd regeneration for {KVER} failed (no output); re-run: {gen} -f --kver {KVER}"]
     assert calls(log) == [f"-f --kver {KVER}", f"-f --kver {OTHER}"]
     assert initrd.pending(root) == [KVER]
+
+
+def test_another_root_never_runs_the_hosts_posttrans_helper(root, tmp_path, monkeypatch):
+    gen, log = generator(tmp_path)
+    set_generator(root, gen)
+    (tmp_path / "host").mkdir()
+    helper, helper_log = generator(tmp_path / "host")  # an installed host helper
+    monkeypatch.setattr(initrd, "POSTTRANS_HELPER", helper)
+    initrd.schedule(root, KVER)
+    assert initrd.regenerate(root, {}, runner.run) == []
+    assert calls(log) == [f"-f --kver {KVER}"] and calls(helper_log) == []
 
 
 def test_dracut_is_the_default_generator(root):
@@ -222,6 +234,10 @@ def loaded(sim, build_ko):
 
 def test_wait_reports_progress_then_gives_up_at_the_timeout(sim, build_ko):
     kernel = loaded(sim, build_ko)
+    hostile = os.path.join(sim.root, "proc/7777/task/7777")
+    os.makedirs(hostile)
+    with open(os.path.join(hostile, "patch_state"), "w") as handle:
+        handle.write("zz\n")  # garbage: counted in the walk's stats, not as a task
     clock = Clock()
     seen = []
 
@@ -280,6 +296,24 @@ def test_transitioning_revert_and_force_drive_the_kernel(sim, build_ko):
     assert transition.transitioning(kernel, warnings.append) is None
     assert transition.signal(kernel, "no_such_patch") is False
     assert transition.signal(sim, "livepatch_1_1_1") is False  # the kernel signals by itself
+
+
+def test_transitioning_warns_about_unreadable_sysfs_values(sim, build_ko):
+    kernel = loaded(sim, build_ko)
+    with open(os.path.join(sysfs.livepatch_dir(sim.root), "livepatch_1_1_1", "stack_order"), "w") as h:
+        h.write("garbage\n")
+    warnings = []
+    assert transition.transitioning(kernel, warnings.append).name == "livepatch_1_1_1"
+    assert len(warnings) == 1 and "garbage" in warnings[0]
+
+
+def test_revert_reports_progress_while_the_reversal_runs(sim, build_ko):
+    kernel = loaded(sim, build_ko)  # the real sysfs driver: the simulator does not react to writes
+    seen = []
+    result = transition.revert(kernel, "livepatch_1_1_1", WaitPolicy(0.05, 0.01), lambda *a: seen.append(a))
+    with open(os.path.join(sysfs.livepatch_dir(sim.root), "livepatch_1_1_1", "enabled")) as handle:
+        assert handle.read().strip() == "0"
+    assert not result.completed and seen and seen[0][0] == "livepatch_1_1_1"
 
 
 def test_revert_disables_the_patch_and_waits(sim, build_ko):
