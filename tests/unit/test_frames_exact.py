@@ -23,7 +23,7 @@ def error(data: bytes, limit: int = fr.MAX_FRAME) -> str:
 
 @pytest.mark.parametrize("text,value", [
     ("0", 0), ("007", 7), ("999999999999", 999999999999), ("1234567890123", None), ("", None),
-    ("1a", None), ("²", None), ("٣", None), (" 1", None), ("-1", None),
+    ("1a", None), ("X", None), ("1X", None), ("²", None), ("٣", None), (" 1", None), ("-1", None),
 ])
 def test_ascii_numbers(text, value):
     assert fr._ascii_number(text) == value
@@ -91,6 +91,13 @@ def test_encode_refuses_what_cannot_be_framed(frame, message):
     (b"ACK\ncontent-length:x\n\n\0", "invalid content-length 'x'"),
     (b"ACK\ncontent-length:11\n\nhello world!\0", "frame body does not end with NUL after content-length bytes"),
     (b"ACK\n\nbody", "input ended inside a frame (9 bytes pending)"),
+    (b"ACK\n\n\0 ", "input ended inside a frame (1 bytes pending)"),
+    (b"ACK\n\n\0X", "input ended inside a frame (1 bytes pending)"),
+    (b" ACK\n\n\0", "invalid frame command b' ACK'"),
+    (b"\tACK\n\n\0", "invalid frame command b'\\tACK'"),
+    (b"1" + b"A" * 50 + b"\n\n\0", "invalid frame command b'1" + "A" * 39 + "'"),
+    (b"ACK\n" + b"k" * 50 + b"\n\n\0", "invalid header line b'" + "k" * 40 + "'"),
+    (b"ACK\ncontent-length:" + b"9" * 30 + b"\n\n\0", "invalid content-length '" + "9" * 20 + "'"),
 ])
 def test_reader_errors_are_exact(raw, message):
     assert error(raw) == message
@@ -98,7 +105,7 @@ def test_reader_errors_are_exact(raw, message):
 
 def test_content_length_over_the_limit_is_refused_and_at_the_limit_accepted():
     assert error(b"ACK\ncontent-length:5\n\nhello\0", limit=4) == "invalid content-length '5'"
-    (frame,) = FrameReader(limit=40).feed(b"ACK\ncontent-length:5\n\nhello\0")
+    (frame,) = FrameReader(limit=5).feed(b"ACK\ncontent-length:5\n\nhello\0")
     assert frame.body == b"hello"
 
 
@@ -146,8 +153,8 @@ def test_blank_lines_and_nuls_between_frames_end_cleanly():
 
 
 def test_header_split_at_the_first_colon_and_invalid_utf8_replaced():
-    (frame,) = read_all(b"ACK\nk:a:b\nu:\xff\n\n\0")
-    assert frame.headers == (("k", "a:b"), ("u", "\ufffd"))
+    (frame,) = read_all(b"ACK\nk:a:b\nu:\xff\n\xfe:v\n\n\0")
+    assert frame.headers == (("k", "a:b"), ("u", "\ufffd"), ("\ufffd", "v"))
 
 
 # -- kernel text ----------------------------------------------------------------------------------
@@ -166,13 +173,14 @@ def test_parse_cmdline(raw, args):
 
 
 def test_parse_stack_drops_addresses_and_blank_lines():
+    assert kt.parse_stack("[<0>]tight+0x1/0x2\n") == ["tight+0x1/0x2"]
     text = "[<0>] foo+0x1/0x2\n\n  [<ffffffff>]  bar+0x3/0x4 [mod]  \n[<0 broken\n  plain  \n[<0>]\n"
     assert kt.parse_stack(text) == ["foo+0x1/0x2", "bar+0x3/0x4 [mod]", "plain"]
 
 
 @pytest.mark.parametrize("frame,name", [
     ("cmdline_proc_show+0x10/0x20 [m]", "cmdline_proc_show"), ("func [m]", "func"), ("a+b+c", "a"),
-    ("plain", "plain"), ("x [m+1]", "x"),
+    ("plain", "plain"), ("x [m+1]", "x"), ("x y [m]", "x"), ("a\tb", "a\tb"),
 ])
 def test_frame_function(frame, name):
     assert kt.frame_function(frame) == name
@@ -203,7 +211,8 @@ def test_a_step_keeps_every_field():
                        "'x86_64', stage='ok')")
     (plain,) = tx.parse_steps(step("-", n="vim", stage="err"))
     assert (plain.epoch, plain.stage, plain.kernel, plain.type) == (0, "err", None, "-")
-    assert tx.Step("+", "a", "1", "2", "noarch").stage is None
+    made = tx.Step("+", "a", "1", "2", "noarch")
+    assert (made.stage, made.epoch) == (None, 0)
 
 
 def test_mentions_livepatch():
@@ -233,6 +242,17 @@ def test_bad_bodies_are_exact(body, message):
     with pytest.raises(FrameError) as info:
         tx.parse_steps(body)
     assert str(info.value).startswith(message) and len(str(info.value)) <= len(message) + 80
+
+
+def test_a_body_that_is_not_json_names_the_parser_error_cut_at_80_characters():
+    with pytest.raises(FrameError) as info:
+        tx.parse_steps(b"{")
+    assert str(info.value) == ("transaction body is not JSON: Expecting property name enclosed in double quotes: "
+                               "line 1 column 2 (char 1)")
+    with pytest.raises(FrameError) as info:
+        tx.parse_steps(b"\n" * 100000 + b"{")
+    assert str(info.value) == ("transaction body is not JSON: Expecting property name enclosed in double quotes: "
+                               "line 100001 column 2 (char 10")  # cut at 80
 
 
 @pytest.mark.parametrize("body", [
