@@ -132,7 +132,7 @@ def test_another_root_never_runs_the_hosts_posttrans_helper(root, tmp_path, monk
     assert calls(log) == [f"-f --kver {KVER}"] and calls(helper_log) == []
 
 
-def test_dracut_is_the_default_generator(root):
+def test_a_generator_missing_from_the_system_directories_keeps_the_flags(root):
     initrd.schedule(root, KVER)
     seen = []
 
@@ -140,8 +140,18 @@ def test_dracut_is_the_default_generator(root):
         seen.append(list(argv))
         return runner.Result(argv, 0, "")
 
-    assert initrd.regenerate(root, {}, run) == []
-    assert seen == [["dracut", "-f", "--kver", KVER]]
+    set_generator(root, "no-such-generator-klp")
+    assert initrd.regenerate(root, {}, run) == [
+        f"INITRD_GENERATOR is not an executable in /usr/bin:/usr/sbin:/bin:/sbin; the initrd of {KVER} "
+        "was not regenerated"]
+    assert seen == [] and initrd.pending(root) == [KVER]
+
+
+def test_generator_names_are_looked_up_in_the_system_directories_only():
+    assert initrd.generator_path("/opt/x/mkinitrd") == "/opt/x/mkinitrd"
+    assert initrd.generator_path("bin/sh") is None
+    assert initrd.generator_path("sh") in ("/usr/bin/sh", "/bin/sh")
+    assert initrd.generator_path("no-such-generator-klp") is None
 
 
 @pytest.mark.parametrize("where", ["env", "buildenv", "chroot"])
@@ -292,8 +302,11 @@ def test_transitioning_revert_and_force_drive_the_kernel(sim, build_ko):
     warnings = []
     patch = transition.transitioning(kernel, warnings.append)
     assert patch is not None and patch.name == "livepatch_1_1_1" and warnings == []
-    transition.force(sim, "livepatch_1_1_1")
+    assert transition.force(sim, "livepatch_1_1_1") is None
     assert transition.transitioning(kernel, warnings.append) is None
+    from zypp_plugin_klp.services.records import PatchRecords
+    forced = PatchRecords.load(sim.root).patches["livepatch_1_1_1"].forced
+    assert forced is not None and forced.endswith("Z")
     assert transition.signal(kernel, "no_such_patch") is False
     assert transition.signal(sim, "livepatch_1_1_1") is False  # the kernel signals by itself
 
