@@ -31,7 +31,7 @@ MODULES = os.environ.get("MUTATION_MODULES", " ".join([
 TESTS = os.environ.get("MUTATION_TESTS", "tests/unit tests/cli tests/drivers").split()
 
 COPY = ("zypp_plugin_klp", "tests", "fixtures", "bin", "rpm-hooks", "specfiles", "man", "dracut",
-        "setup.cfg", "pyproject.toml", "README.md", "Makefile")
+        "setup.cfg", "pyproject.toml", "README.md", "Makefile", "docs")
 
 
 def prepare() -> None:
@@ -49,7 +49,7 @@ def prepare() -> None:
     lines = ["", "[mutmut]", "source_paths = zypp_plugin_klp/", "only_mutate ="]
     lines += [f"    {m}" for m in MODULES]
     lines += ["also_copy =", "    fixtures/", "    bin/", "    rpm-hooks/", "    specfiles/", "    man/",
-              "    dracut/", "    README.md", "    Makefile", "pytest_add_cli_args_test_selection ="]
+              "    dracut/", "    docs/", "    README.md", "    Makefile", "pytest_add_cli_args_test_selection ="]
     lines += [f"    {t}" for t in TESTS]
     # The static checks read the source itself (mypy, layering) and the import-cost check counts
     # modules: mutmut's trampolines change both, so the mutated copy cannot pass them.
