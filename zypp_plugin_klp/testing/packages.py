@@ -6,12 +6,9 @@ import shutil
 import subprocess
 import sys
 from functools import lru_cache
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..core.names import module_file, package_name
-
-if TYPE_CHECKING:
-    from .mockroot import MockRoot
 
 RPM_QUIET = ["--force-debian"]  # Debian's rpm nags on every direct call without it
 
@@ -25,6 +22,20 @@ def _rpm_supports_force_debian() -> List[str]:
 def force_debian() -> List[str]:
     """``--force-debian`` where this rpm knows it (Debian's), else nothing."""
     return _rpm_supports_force_debian()
+
+
+SOURCE_TREE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def macros_path() -> str:
+    """macros.klp from the source tree when running there, else the installed one."""
+    source = os.path.join(SOURCE_TREE, "rpm-hooks", "macros.klp")
+    return source if os.path.exists(source) else "/usr/lib/rpm/macros.d/macros.klp"
+
+
+def template_path() -> str:
+    """The kernel-livepatch.spec template of the source tree."""
+    return os.path.join(SOURCE_TREE, "specfiles", "kernel-livepatch.spec")
 
 
 def build_livepatch_rpm(workdir: str, ko_path: str, release: str, version: str = "1",
@@ -145,7 +156,7 @@ def spec_build_requires(spec: str, options: Sequence[str]) -> List[str]:
 
 
 def build_spec(spec: str, sources: str, top: str, macros: Sequence[str], defines: Dict[str, str],
-               build_requires: Union[None, str, "MockRoot"] = None) -> List[str]:
+               build_requires: Any = None) -> List[str]:
     """Build ``spec`` (sources in ``sources``) with the real rpmbuild; return the binary RPMs.
 
     Args:
@@ -158,11 +169,8 @@ def build_spec(spec: str, sources: str, top: str, macros: Sequence[str], defines
             rpm database then checks them), with the macros of the zypp-plugin-klp RPM installed
             there.
     """
-    from .mockroot import MockRoot
-    from .plugin import macros_path
-
     define_args = [arg for key, value in defines.items() for arg in ("--define", f"{key} {value}")]
-    if isinstance(build_requires, MockRoot):
+    if build_requires is not None and not isinstance(build_requires, str):  # a MockRoot
         return _build_in_mockroot(spec, sources, build_requires, macros, define_args)
     if build_requires not in (None, SKIP):
         raise ValueError(f"build_requires must be None, {SKIP!r} or a MockRoot, not {build_requires!r}")
@@ -182,7 +190,7 @@ def build_spec(spec: str, sources: str, top: str, macros: Sequence[str], defines
     return sorted(glob.glob(os.path.join(top, "RPMS", "*", "*.rpm")))
 
 
-def _build_in_mockroot(spec: str, sources: str, mockroot: "MockRoot", macros: Sequence[str],
+def _build_in_mockroot(spec: str, sources: str, mockroot: Any, macros: Sequence[str],
                        define_args: List[str]) -> List[str]:
     root = mockroot.root
     inside = f"/tmp/klp-rpmbuild-{len(os.listdir(os.path.join(root, 'tmp')))}"

@@ -29,9 +29,8 @@ import pytest
 
 from . import capabilities
 from .mockroot import DEFAULT_RELEASE, MockRoot, default_scenario
-from .packages import build_spec
+from .packages import SOURCE_TREE, build_spec, macros_path, template_path  # noqa: F401  (re-exported)
 
-SOURCE_TREE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,17 +49,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers(name="needs"):
         capabilities.require(*mark.args)
-
-
-def macros_path() -> str:
-    """macros.klp from the source tree when running there, else the installed one."""
-    source = os.path.join(SOURCE_TREE, "rpm-hooks", "macros.klp")
-    return source if os.path.exists(source) else "/usr/lib/rpm/macros.d/macros.klp"
-
-
-def template_path() -> str:
-    """The kernel-livepatch.spec template of the source tree."""
-    return os.path.join(SOURCE_TREE, "specfiles", "kernel-livepatch.spec")
 
 
 @pytest.fixture(scope="session")
