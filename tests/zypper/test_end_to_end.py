@@ -56,7 +56,7 @@ def plugin_sleeping() -> bool:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                if b"zypp-plugin-klp" not in handle.read():
+                if b"plugins/commit/zypp-plugin-klp" not in handle.read():  # not klp-hook
                     continue
             with open(f"/proc/{pid}/syscall", encoding="ascii") as handle:
                 number = handle.read().split(" ", 1)[0]
