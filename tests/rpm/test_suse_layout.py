@@ -54,8 +54,10 @@ def sources(tmp_path, version: str = "1", changes: str = "") -> str:
 
 
 def query(rpm: str, fmt: str) -> str:
-    return subprocess.run(["rpm", "-qp", "--qf", fmt, rpm], capture_output=True, text=True,
-                          check=True).stdout
+    # --dbpath: Debian's rpm would otherwise create ~/.rpmdb to answer a package-file query
+    empty = os.path.join(os.path.dirname(rpm), ".query-db")
+    return subprocess.run(["rpm", "--dbpath", empty, "-qp", "--qf", fmt, rpm], capture_output=True,
+                          text=True, check=True).stdout
 
 
 def build(klp_rpmbuild, tmp_path, version: str = "1", changes: str = "", **defines: str) -> str:
