@@ -31,7 +31,6 @@ def open_kernel(root: str = "/") -> KernelDriver:
 def open_rpmdb(root: str = "/") -> RpmDb:
     """The rpm database of ``root``."""
     from .drivers.rpmdb import RpmDb
-    from .drivers.runner import Result
 
     return RpmDb(root)
 
