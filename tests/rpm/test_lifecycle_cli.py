@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -16,7 +17,10 @@ from conftest import FIXTURES
 
 pytestmark = pytest.mark.needs("rpmbuild", "zypper")
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()
+# One clock for the module: the data is written relative to NOW and every run of the command is told
+# NOW, so a run that crosses midnight (CI does) sees the same "today" as its fixtures.
+NOW = int(time.time())
+TODAY = dt.datetime.fromtimestamp(NOW, dt.timezone.utc).date()
 
 
 def day(offset):
@@ -110,10 +114,16 @@ def zypper(root, *args):
     return r.stdout
 
 
-def lifecycle(*args, tz=None):
-    exe = os.path.join(os.path.dirname(sys.executable), "zypper-lifecycle")
+EXE = os.path.join(os.path.dirname(sys.executable), "zypper-lifecycle")
+PINNED = ("import sys; from zypp_plugin_klp.cli.lifecycle import run; "
+          f"sys.exit(run(sys.argv[1:], now={NOW}))")
+
+
+def lifecycle(*args, tz=None, pinned=True):
+    """The command in a process of its own, told the module's NOW (or the real entry script)."""
     env = {**os.environ, **({"TZ": tz} if tz else {})}
-    return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=120)
+    argv = [sys.executable, "-c", PINNED] if pinned else [EXE]
+    return subprocess.run([*argv, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def row(name, eol, extra=""):
@@ -149,6 +159,12 @@ def test_full_report_is_golden(root):
         + row("epochok-2:1.5*", day(90))            # epochpkg: 1.5* does not match 2:1.5-1
         + row("libfoo2", day(400))                  # /^libfoo\h$/: Ruby's \h (a hex digit)
         + "\n*) See https://www.suse.com/lifecycle for latest information\n")
+
+
+def test_the_entry_script_reads_the_real_clock_and_gives_the_same_report(root):
+    """No date in the data is within a day of today, so a clock one day on changes nothing."""
+    real = lifecycle("--root", root, pinned=False)
+    assert (real.returncode, real.stdout) == (0, lifecycle("--root", root).stdout)
 
 
 def test_updates_are_what_zypper_list_updates_lists(root):
