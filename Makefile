@@ -28,7 +28,7 @@ demo-deps:
 	@$(call apt_install,$(DEMO_APT_PACKAGES))
 
 # The entry points run isolated (python3 -IS): the venv's copies get the checkout as their path.
-ENTRY_POINTS := klp kgr zypper-lifecycle check_klp klp-sandbox
+ENTRY_POINTS := klp kgr zypper-lifecycle check_klp klp-sandbox klp-simkernel
 $(VENV)/.ready: setup.cfg pyproject.toml Makefile $(addprefix bin/,$(ENTRY_POINTS))
 	$(MAKE) --no-print-directory deps
 	rm -rf $(VENV)

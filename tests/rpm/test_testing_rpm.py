@@ -36,9 +36,25 @@ def test_pytest_finds_the_fixtures_once_the_testing_rpm_is_installed(klp_product
     assert "klp_mockroot" in r.stdout and "klp_rpmbuild" in r.stdout, r.stdout + r.stderr
     r = mock.chroot("/usr/bin/klp-simkernel", "--help")
     assert r.returncode == 0 and "usage" in (r.stdout + r.stderr).lower(), r.stdout + r.stderr
+    assert_isolated(mock, "/usr/bin/klp-simkernel")
 
     mock.rpm("-e", "--nodeps", "zypp-plugin-klp-testing", check=True)
     r = mock.chroot(*fixtures)
     assert r.returncode == 0 and "klp_mockroot" not in r.stdout, r.stdout + r.stderr
     assert not mock.exists("/usr/bin/klp-simkernel")
     assert mock.chroot("/usr/bin/klp", "--help").returncode == 0  # the tools do not need it
+
+
+def assert_isolated(mock: MockRoot, command: str) -> None:
+    """``command`` runs as the other entry points do (python3 -IS, the product's path written in):
+    a package on PYTHONPATH named like the product does not replace it."""
+    head = mock.run("head", "-n", "12", os.path.join(mock.root, command.lstrip("/")), check=True).stdout
+    assert head.splitlines()[0] == "#!/usr/bin/python3 -IS", head
+    (product,) = [line.split('"')[1] for line in head.splitlines() if line.startswith("PRODUCT = ")]
+    assert mock.exists(f"{product}/zypp_plugin_klp/sim/cli.py"), product
+    decoy = os.path.join(mock.root, "srv/decoy/zypp_plugin_klp")
+    os.makedirs(decoy)
+    with open(os.path.join(decoy, "__init__.py"), "w") as handle:
+        handle.write("raise SystemExit('decoy imported')\n")
+    r = mock.chroot(command, "--help", env={"PYTHONPATH": "/srv/decoy"})
+    assert r.returncode == 0 and "decoy" not in r.stdout + r.stderr, r.stdout + r.stderr

@@ -98,7 +98,7 @@ def _imports(text):
 
 
 ENTRY_POINTS = ("bin/klp", "bin/kgr", "bin/zypp-plugin-klp", "bin/zypper-lifecycle",
-                "bin/check_klp", "bin/klp-sandbox", "rpm-hooks/klp-hook")
+                "bin/check_klp", "bin/klp-sandbox", "bin/klp-simkernel", "rpm-hooks/klp-hook")
 
 
 def test_every_entry_point_runs_isolated_with_an_explicit_product_path():
@@ -113,7 +113,7 @@ def test_every_entry_point_runs_isolated_with_an_explicit_product_path():
 def test_the_venv_runs_the_same_entry_files():
     """make setup's console scripts are bin/*, only the interpreter and PRODUCT written in."""
     bindir = os.path.dirname(sys.executable)
-    for name in ("klp", "kgr", "zypper-lifecycle", "check_klp", "klp-sandbox"):
+    for name in ("klp", "kgr", "zypper-lifecycle", "check_klp", "klp-sandbox", "klp-simkernel"):
         with open(os.path.join(REPO, "bin", name), encoding="utf-8") as handle:
             source = handle.read().splitlines()
         with open(os.path.join(bindir, name), encoding="utf-8") as handle:
