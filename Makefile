@@ -7,7 +7,7 @@ DEMO_APT_PACKAGES := python3-rpm python3-solv python3-yaml rpm zypper createrepo
 # qemu, the kernel image and its headers in one apt run so their versions match (tests/kernel).
 APT_PACKAGES := $(DEMO_APT_PACKAGES) python3-venv busybox-static kmod groff-base make gcc \
                 qemu-system-x86 linux-image-amd64 linux-headers-amd64 prometheus \
-                prometheus-node-exporter monitoring-plugins-basic
+                prometheus-node-exporter monitoring-plugins-basic rpmlint
 PIP_PACKAGES := pytest pytest-mock PyYAML hypothesis mypy
 
 .PHONY: setup deps demo-deps test demo sandbox bench clean rpm fuzz reliability mutation
@@ -87,12 +87,14 @@ VERSION := $(shell sed -n 's/^version = //p' setup.cfg)
 RPMTOP := $(CURDIR)/out/rpmbuild
 
 # The product's own noarch RPM, built with the real rpmbuild and a private rpm database.
+# PYTHON3_SITELIB=DIR overrides %python3_sitelib (Debian's is /usr/local/lib/python3.X/...).
+PYTHON3_SITELIB :=
 rpm: demo-deps
 	rm -rf $(RPMTOP) && mkdir -p $(RPMTOP)/SOURCES
 	git ls-files -co --exclude-standard | grep -v '^out/' | \
 	    tar --transform 's,^,zypp-plugin-klp-$(VERSION)/,' -czf $(RPMTOP)/SOURCES/zypp-plugin-klp-$(VERSION).tar.gz -T -
 	rpmbuild -bb --quiet --define "_topdir $(RPMTOP)" --define "_dbpath $(RPMTOP)/db" \
-	    specfiles/zypp-plugin-klp.spec
+	    $(if $(PYTHON3_SITELIB),--define "python3_sitelib $(PYTHON3_SITELIB)") specfiles/zypp-plugin-klp.spec
 	@ls $(RPMTOP)/RPMS/noarch/*.rpm
 
 # Longer fuzzing than the bounded hypothesis runs in make test: every parser, FUZZ_SECONDS each.
