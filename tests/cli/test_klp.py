@@ -115,6 +115,27 @@ def test_patches_verbose_reads_rpm_database(sim, build_ko, tmp_path):
 
 
 @pytest.mark.needs("rpmbuild")
+def test_patches_verbose_prefers_the_info_file_in_our_format_only(sim, build_ko, tmp_path):
+    """/usr/share/livepatch/info/<module>-<srcversion> wins over the changelog when it has our
+    fields; a file in another format (SUSE's klp writes one that is not public) falls back."""
+    from zypp_plugin_klp.drivers.modfiles import read_module
+
+    rpm = build_livepatch_rpm(tmp_path, build_ko("livepatch_3_1_1"), "3", "1.1", "- Fix CVE-2024-1086")
+    rpm_install(sim.root, rpm)
+    ko = os.path.join(sim.root, "lib/modules/6.1.0-26-default/livepatch/livepatch-3-1.1.ko")
+    sim.load(ko)
+    srcversion = read_module(ko).get("srcversion") or ""
+    info = os.path.join(sim.root, "usr/share/livepatch/info", f"livepatch_3_1_1-{srcversion}")
+    os.makedirs(os.path.dirname(info))
+    for text, cve in (("RPM: x\nCVE: CVE-2099-0001\nbug fixes and enhancements: bsc#1\n", "CVE-2099-0001"),
+                      ("fixes\tCVE-2099-0001\n", "CVE-2024-1086")):
+        with open(info, "w") as handle:
+            handle.write(text)
+        out = run_klp("--root", sim.root, "-v", "patches").stdout
+        assert f"    CVE: {cve}\n" in out, out
+
+
+@pytest.mark.needs("rpmbuild")
 def test_patches_initial_patch_wording(sim, build_ko, tmp_path):
     rpm_install(sim.root, build_livepatch_rpm(tmp_path, build_ko("livepatch_1_1_1"), "1", "1.1"))
     sim.load(os.path.join(sim.root, "lib/modules/6.1.0-26-default/livepatch/livepatch-1-1.1.ko"))

@@ -83,6 +83,23 @@ def test_suse_spec_builds_the_flavor_subpackage(klp_rpmbuild, tmp_path):
     assert query(rpm, "%{SUMMARY}") == "Kernel live patch module"  # what 'zypper se' shows, as SUSE's
 
 
+@pytest.mark.needs("modinfo", "rpm2cpio", "cpio")
+def test_info_file_is_named_and_laid_out_as_suses_spec_does(klp_rpmbuild, tmp_path):
+    """SUSE's spec names the info file '$(modinfo -F name)-$(modinfo -F srcversion)' of the built
+    module and installs it 0644 under %{_datadir}/livepatch/info: ours, made by our macros, must
+    be the same file for the same module, checked with the real modinfo (kmod)."""
+    rpm = build(klp_rpmbuild, tmp_path)
+    tree = tmp_path / "unpacked"
+    tree.mkdir()
+    cpio = subprocess.run(["rpm2cpio", rpm], capture_output=True, check=True).stdout
+    subprocess.run(["cpio", "-idm", "--quiet"], input=cpio, cwd=tree, check=True)
+    ko = str(tree / "lib" / "modules" / RELEASE / "livepatch" / "livepatch-1-1.ko")
+    name, srcversion = (subprocess.run(["modinfo", "-F", field, ko], capture_output=True, text=True,
+                                       check=True).stdout.strip() for field in ("name", "srcversion"))
+    modes = dict(line.split() for line in query(rpm, "[%{FILENAMES} %{FILEMODES:octal}\n]").splitlines())
+    assert modes[f"/usr/share/livepatch/info/{name}-{srcversion}"] == "100644", modes
+
+
 def test_suse_package_behaves_like_suses(klp_mockroot, klp_rpmbuild, tmp_path):
     v1 = build(klp_rpmbuild, tmp_path)
     v2 = build(klp_rpmbuild, tmp_path, "2", changes=(

@@ -59,6 +59,7 @@ def test_changes_to_info_round_trip(tmp_path):
     assert text.splitlines()[0] == "RPM: kernel-livepatch-6_1_0-26-default-1-1.x86_64"
     assert parse_info(text) == (["CVE-2024-1086", "CVE-2024-26585"], ["boo#1220211", "bsc#1219434"])
     assert parse_info("garbage\n\x00:\nCVE:\n") == ([], [])
+    assert parse_info("garbage\nRPM: x-1-1.noarch\n") is None  # no field of ours: not our format
     r = packager("changes-to-info", str(tmp_path / "missing.changes"), "x-1-1.noarch", str(out))
     assert r.returncode == 1 and "cannot read" in r.stderr
 

@@ -49,8 +49,9 @@ def _add_packages(kernel: KernelDriver, reports: list[PatchReport], rpmdb: Any, 
             continue
         report.package = next(filter(None, map(rpmdb.owner, same_file_paths(report.module_path))), None)
         info = read_info(kernel.root, report.name, report.module_path)
-        if info is not None:  # SUSE's build-time cache from the .changes file wins
-            report.cves, report.bugs = parse_info(info)
+        parsed = parse_info(info) if info is not None else None
+        if parsed is not None:  # the build-time cache from the .changes file wins
+            report.cves, report.bugs = parsed
         elif report.package is not None:
             report.cves, report.bugs = references(report.package.changelog)
 
