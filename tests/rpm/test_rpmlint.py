@@ -49,11 +49,13 @@ def built_rpms(work: str) -> dict:
     }
 
 
-def rpmlint(rpms: list, rpmlintrc: str = "") -> subprocess.CompletedProcess:
+def rpmlint(home: str, rpms: list, rpmlintrc: str = "") -> subprocess.CompletedProcess:
+    """rpmlint with our configuration, run from / (it reads any *rpmlintrc in its working
+    directory) with HOME=``home``: it opens the default rpm database, which Debian's rpm keeps in
+    ~/.rpmdb, and reads the user's rpmlint configuration from there."""
     extra = ["-r", rpmlintrc] if rpmlintrc else []
-    # run from / : rpmlint also reads any *rpmlintrc in its working directory
     return subprocess.run(["rpmlint", "-c", CONFIG, *extra, *rpms], capture_output=True, text=True,
-                          cwd="/")
+                          cwd="/", env={**os.environ, "HOME": home})
 
 
 def test_every_rpm_our_specs_build_passes_rpmlint(tmp_path):
@@ -61,7 +63,7 @@ def test_every_rpm_our_specs_build_passes_rpmlint(tmp_path):
     assert len(rpms["zypp-plugin-klp"]) == 4  # the product and its subpackages
     for spec, files in rpms.items():
         rpmlintrc = os.path.join(SPECS, f"{spec}-rpmlintrc")
-        r = rpmlint(files, rpmlintrc if os.path.exists(rpmlintrc) else "")
+        r = rpmlint(str(tmp_path), files, rpmlintrc if os.path.exists(rpmlintrc) else "")
         summary = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr
         assert r.returncode == 0 and re.search(r"\b0 errors\b", summary), \
             f"{spec}:\n{r.stdout}{r.stderr}"
@@ -77,7 +79,7 @@ def test_rpmlint_fails_an_rpm_with_an_error(tmp_path):
                     "echo x > %{buildroot}/usr/local/share/bad\n%files\n/usr/local/share/bad\n")
     from zypp_plugin_klp.testing import packages
 
-    r = rpmlint([packages.rpmbuild(str(spec), str(tmp_path / "top"))])
+    r = rpmlint(str(tmp_path), [packages.rpmbuild(str(spec), str(tmp_path / "top"))])
     assert r.returncode != 0 and "E: dir-or-file-in-usr-local /usr/local/share/bad" in r.stdout, \
         r.stdout + r.stderr
 
