@@ -10,6 +10,7 @@ LOCK_DIR = "run/klp"                               # holds the lock serialising 
 
 FAILED = "failed"                                  # last-load result when the kernel refused
 SIMULATOR_STATE = "sys/kernel/.klp-simulator.json"  # a real sysfs can never contain this file
+SIMULATOR_KMSG = "sys/kernel/.klp-simulator.kmsg"  # the simulated kernel's log (/dev/kmsg records)
 
 # Read by 'klp metrics' to tell whether its cached facts are still current (see services/metrics).
 RPMDB_DIRS = ("usr/lib/sysimage/rpm", "var/lib/rpm")  # where rpm keeps its database, SUSE's first

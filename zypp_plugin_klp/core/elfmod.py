@@ -355,8 +355,8 @@ def _parse_klp_patch(data: bytes, lay: _Layout, sections: List[_Section]) -> Opt
             if budget[0] < 0:
                 return None
             at = ref[1] + i * KLP_FUNC_SIZE
-            if at not in table and at + 8 not in table:
-                return tuple(found) if found else None
+            if at not in table and at + 8 not in table:  # the {} ending the array
+                return tuple(found)  # empty: an object with callbacks only
             old, new, pos = table.get(at), table.get(at + 8), word(ref[0], at + 16)
             old_name = string(old) if old else None
             if old_name is None or new is None or pos is None:

@@ -12,6 +12,7 @@ examples:
   klp-simkernel release /tmp/sim 4242        # the task returns from the patched function
   klp-simkernel advance /tmp/sim 15          # let 15 simulated seconds pass
   klp-simkernel load-target /tmp/sim busymod # patches of busymod apply to it now
+  klp-simkernel dmesg /tmp/sim               # what the kernel logged (no timestamps)
 
 exit status: 0 success, 1 the (simulated) kernel refused or the input is bad, 2 usage error.
 """
@@ -27,16 +28,23 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("root")
     for name, helptext, arg in (
         ("load", "load a live patch module file (like insmod)", "module"),
-        ("unload", "remove a module (like rmmod)", "name"),
+        ("unload", "remove a module (like rmmod; live patch or target module)", "name"),
         ("load-target", "load an ordinary module that live patches may patch", "name"),
         ("disable", "write 0 to a patch's 'enabled'", "patch"),
         ("force", "write 1 to a patch's 'force'", "patch"),
         ("advance", "let simulated seconds pass", "seconds"),
         ("exit", "make a process exit", "pid"),
+        ("kmsg", "write a line to the kernel log (like echo TEXT > /dev/kmsg)", "text"),
     ):
         cmd = sub.add_parser(name, help=helptext)
         cmd.add_argument("root")
         cmd.add_argument(arg)
+    dyndbg = sub.add_parser("dynamic-debug", help="print the livepatch core's pr_debug lines or not "
+                            "(like 'file kernel/livepatch/* +p' in dynamic_debug/control)")
+    dyndbg.add_argument("root")
+    dyndbg.add_argument("state", choices=("on", "off"))
+    dmesg = sub.add_parser("dmesg", help="print the kernel log, oldest first, without timestamps")
+    dmesg.add_argument("root")
     release = sub.add_parser("release", help="let tasks return from patched functions")
     release.add_argument("root")
     release.add_argument("ids", nargs="*", type=int, help="pids or tids (default: all)")
@@ -68,6 +76,12 @@ def run(argv: List[str]) -> int:
             kernel.advance(float(args.seconds))
         elif args.command == "exit":
             print(f"{kernel.exit(int(args.pid))} threads exited")
+        elif args.command == "kmsg":
+            kernel.kmsg(args.text)
+        elif args.command == "dynamic-debug":
+            kernel.set_dynamic_debug(args.state == "on")
+        elif args.command == "dmesg":
+            sys.stdout.write("".join(line + "\n" for line in kernel.dmesg()))
         elif args.command == "release":
             print(f"released {kernel.release(args.ids or None)} threads")
     except (KlpError, ValueError) as exc:

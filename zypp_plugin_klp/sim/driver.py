@@ -11,7 +11,7 @@ import os
 
 from ..drivers.kernel import TreeKernel
 from ..errors import KlpError
-from ..paths import SIMULATOR_STATE
+from ..paths import SIMULATOR_KMSG, SIMULATOR_STATE
 
 VMLINUX = "vmlinux"
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 SYNCING_MARK = b', "syncing": true}'  # how a state saved mid-rewrite ends (see _Session.__exit__)
 
 LOCK = SIMULATOR_STATE + ".lock"
+KMSG_BYTES = 64 * 1024  # the kernel log is a ring buffer: older records are dropped beyond this
+SIGNATURE_MARK = b"~Module signature appended~\n"  # how a signed module file ends
 
 
 class _Tree:
@@ -106,6 +108,23 @@ class _Tree:
             os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
         finally:
             os.close(dfd)
+
+    def read(self, relpath: str) -> str:
+        """The text of the small file ``relpath`` ("" when it is missing)."""
+        *dirs, name = relpath.split("/")
+        _check_name(name)
+        try:
+            dfd = self._walk(dirs, False)
+        except FileNotFoundError:
+            return ""
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+        except FileNotFoundError:
+            return ""
+        finally:
+            os.close(dfd)
+        with open(fd, "rb") as handle:
+            return handle.read().decode("utf-8", "replace")
 
     def remove(self, relpath: str) -> None:
         """Remove the directory tree ``relpath`` (never following a symlink), if present."""
@@ -213,6 +232,8 @@ class SimulatedKernel(TreeKernel):
                 _write_thread(tree, thread, full=True)
             state.dirty.clear()
             _sync_sysfs(tree, state)
+            tree.put(SIMULATOR_KMSG, "", 0o644)
+            _sync_log(tree, state)
         finally:
             tree.close()
         host.write_file(root, SIMULATOR_STATE, json.dumps(state.to_dict()).encode())
@@ -240,10 +261,12 @@ class SimulatedKernel(TreeKernel):
         from ..core.elfmod import patch_targets
 
         replace, objects = patch_targets(info)
+        declared = VMLINUX in objects
         vmlinux = objects.pop(VMLINUX, [])
         with self._state() as state:
             state.load(info.name or "", vmlinux, label, info.is_livepatch, info.vermagic,
-                       replace=replace, objects=objects, params=params)
+                       replace=replace, objects=objects, params=params,
+                       intree=info.get("intree") == "Y", signed=_signed(fd), vmlinux=declared)
 
     def disable(self, patch: str) -> None:
         with self._state() as state:
@@ -263,7 +286,21 @@ class SimulatedKernel(TreeKernel):
     # pause() only sleeps: waiting is reading, and reading never writes. The simulated clock
     # moves only when the tree's owner says so (advance, 'klp-simkernel advance').
 
+    def dmesg(self) -> list[str]:
+        """The kernel log's messages, oldest first (what ``dmesg`` prints, without timestamps)."""
+        return [text for _prio, _seq, _usec, text in read_kmsg(self.root)]
+
     # -- simulation controls -------------------------------------------------------------------
+    def kmsg(self, text: str) -> None:
+        """Write a line to the kernel log as user space does through /dev/kmsg."""
+        with self._state() as state:
+            state.user_message(text)
+
+    def set_dynamic_debug(self, enabled: bool) -> None:
+        """Turn dynamic debug for kernel/livepatch/* on or off (pr_debug lines in the log)."""
+        with self._state() as state:
+            state.dyndbg = enabled
+
     def advance(self, seconds: float) -> None:
         """Let simulated time pass (signals stalled tasks after 15 s, retries the transition)."""
         with self._state() as state:
@@ -362,6 +399,62 @@ def _ends_with(path: str, tail: bytes) -> bool:
         os.close(fd)
 
 
+def _signed(fd: int) -> bool:
+    """Whether the module file open as ``fd`` carries an appended signature."""
+    try:
+        size = os.fstat(fd).st_size
+        return size >= len(SIGNATURE_MARK) and \
+            os.pread(fd, len(SIGNATURE_MARK), size - len(SIGNATURE_MARK)) == SIGNATURE_MARK
+    except OSError:
+        return False
+
+
+def read_kmsg(root: str) -> list[tuple[int, int, int, str]]:
+    """The records of the simulated kernel log under ``root``: (priority, seq, usec, message)."""
+    path = os.path.join(root, SIMULATOR_KMSG)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise KlpError(f"cannot read the simulated kernel's log {path}: {exc.strerror}") from None
+    with open(fd, "rb") as handle:
+        return _parse_kmsg(handle.read().decode("utf-8", "replace"))
+
+
+def _parse_kmsg(text: str) -> list[tuple[int, int, int, str]]:
+    """Parse /dev/kmsg records (``prio,seq,usec,flags;message``); malformed lines are skipped."""
+    records = []
+    for line in text.splitlines():
+        head, sep, message = line.partition(";")
+        fields = head.split(",")
+        if sep and len(fields) >= 3 and all(f.isdigit() for f in fields[:3]):
+            records.append((int(fields[0]), int(fields[1]), int(fields[2]), message))
+    return records
+
+
+def _sync_log(tree: _Tree, state: SimState) -> None:
+    """Append the state's new log records to the log file, keeping at most KMSG_BYTES of it.
+
+    Records carry sequence numbers: a rewrite repeated after a writer died appends nothing twice.
+    """
+    if not state.log:
+        return
+    old = tree.read(SIMULATOR_KMSG)
+    records = _parse_kmsg(old)
+    last = records[-1][1] if records else -1
+    lines = [f"{prio},{seq},{usec},-;{_escape(text)}\n" for seq, prio, usec, text in state.log
+             if seq > last]
+    data = (old + "".join(lines)).encode()
+    if len(data) > KMSG_BYTES:  # drop the oldest whole records
+        data = data[data.index(b"\n", len(data) - KMSG_BYTES - 1) + 1:]
+    tree.put(SIMULATOR_KMSG, data.decode(), 0o644)
+    state.log.clear()
+
+
+def _escape(text: str) -> str:
+    """/dev/kmsg escapes control characters in messages as \\xNN."""
+    return "".join(c if 32 <= ord(c) < 127 or ord(c) > 127 else f"\\x{ord(c):02x}" for c in text)
+
+
 def _owned(root: str) -> bool:
     try:
         st = os.lstat(root)
@@ -395,6 +488,7 @@ def _sync(tree: _Tree, state: SimState) -> None:
     state.dirty.clear()
     tree.put("proc/sys/kernel/ftrace_enabled", f"{int(state.ftrace)}\n")
     _sync_sysfs(tree, state)
+    _sync_log(tree, state)
 
 
 def _sync_sysfs(tree: _Tree, state: SimState) -> None:
@@ -415,10 +509,10 @@ def _sync_sysfs(tree: _Tree, state: SimState) -> None:
             tree.put(f"{pdir}/stack_order", f"{patch.stack_order}\n", 0o444)
         if "signal" in state.features:
             tree.put(f"{pdir}/signal", "", 0o200)
-        for obj, functions in patch.targets().items():
-            if obj != VMLINUX or functions or not patch.objects:
-                tree.put(f"{pdir}/{obj}/patched", f"{int(state.object_loaded(obj))}\n", 0o444)
-            for function in functions:
+        targets = patch.targets()
+        for obj in patch.object_names():
+            tree.put(f"{pdir}/{obj}/patched", f"{int(state.object_loaded(obj))}\n", 0o444)
+            for function in targets[obj]:
                 tree.mkdirs(f"{pdir}/{obj}/{function},1")
     mbase = "sys/module"
     for name in tree.listdir(mbase):

@@ -7,7 +7,10 @@ opposite ``enabled`` value mid-transition reverses it; ``force`` completes it; s
 can be woken by a signal are woken 15 s into a transition. As in 6.1: non-replace patches stack
 (the newest wins, any may be disabled first); a patch lists one object per target (vmlinux and
 modules, patched only while the module is loaded); forcing an unpatch, or a replace patch, pins
-the affected modules; a scenario may declare the load failures the kernel has.
+the affected modules; a scenario may declare the load failures the kernel has. Each operation
+appends to a kernel log what 6.1's livepatch core and module loader print, in their order and
+wording (``pr_debug`` lines only while dynamic debug is on for kernel/livepatch, as the kernel's
+selftests turn it on).
 """
 
 import errno as E
@@ -23,6 +26,10 @@ SIGNAL_AFTER = 15.0
 FEATURES = ("replace", "stack_order", "patched", "signal")  # sysfs files 6.1 lacks
 VMLINUX = "vmlinux"
 LOAD_FAILURES = ("pre_patch", "klp_state")  # what a scenario can make a module's load fail with
+# printk levels (a /dev/kmsg record's priority for the kernel facility)
+ERR, WARNING, NOTICE, INFO, DEBUG = 3, 4, 5, 6, 7
+LINE_MAX = 992  # longest message the kernel keeps (LOG_LINE_MAX)
+LOG_PREFIX = "livepatch: "  # pr_fmt of kernel/livepatch/*.c (KBUILD_MODNAME)
 
 
 @dataclass
@@ -49,10 +56,16 @@ class SimPatch:
     stack_order: int = 1
     forced: bool = False
     objects: Dict[str, List[str]] = field(default_factory=dict)  # target module -> functions
+    vmlinux: bool = False  # declares a vmlinux object even without functions (callbacks only)
 
     def targets(self) -> Dict[str, List[str]]:
         """Every object this patch changes (vmlinux first) with its functions."""
         return {VMLINUX: self.functions, **self.objects}
+
+    def object_names(self) -> List[str]:
+        """The objects the kernel registers for this patch, in its klp_object array order."""
+        return [obj for obj, funcs in self.targets().items()
+                if obj != VMLINUX or funcs or self.vmlinux or not self.objects]
 
 
 @dataclass
@@ -86,6 +99,11 @@ class SimState:
     targets: List[str] = field(default_factory=list)  # ordinary (non-live-patch) modules loaded
     ftrace: bool = True  # kernel.ftrace_enabled: off, no patch can register its handlers
     failures: Dict[str, List[Any]] = field(default_factory=dict)  # module -> [kind, errno]
+    dyndbg: bool = False  # dynamic debug on for kernel/livepatch/* (pr_debug lines are printed)
+    log_seq: int = 0  # sequence number of the next kernel log record
+    taints: str = ""  # taint flags set so far ("O", "K", "E": each announced once per boot)
+    log: List[List[Any]] = field(default_factory=list)  # records not yet in the log file:
+    #                                                      [seq, level, microseconds, text]
 
     def __post_init__(self) -> None:
         if not self.vermagic:
@@ -127,27 +145,50 @@ class SimState:
     # -- operations (each raises KernelError with the errno the kernel would return) -----------
     def load(self, name: str, functions: Sequence[str], path: str = "", livepatch: bool = True,
              vermagic: Optional[str] = None, replace: bool = True,
-             objects: Optional[Dict[str, List[str]]] = None, params: str = "") -> None:
+             objects: Optional[Dict[str, List[str]]] = None, params: str = "",
+             intree: bool = False, signed: bool = False, vmlinux: bool = False) -> None:
         """finit_module() of a live patch module: registers and enables its patch."""
-        if name in self.modules:
-            raise KernelError(describe("load", E.EEXIST, name), E.EEXIST)
-        # With modversions (every distribution kernel) the kernel compares only the flags after
-        # the release: symbol CRCs stand in for the release (seen under qemu on Debian's 6.1).
-        if vermagic is not None and vermagic.split(" ", 1)[1:] != self.vermagic.split(" ", 1)[1:]:
-            raise KernelError(describe("load", E.ENOEXEC, name), E.ENOEXEC)
         if not livepatch:
             raise KernelError(f"{name} is not a live patch module; the simulated kernel loads only "
                               "live patches (EINVAL)", E.EINVAL)
-        if self.transition is not None:
-            raise KernelError(describe("load", E.EBUSY, name), E.EBUSY)
+        # With modversions (every distribution kernel) the kernel compares only the flags after
+        # the release: symbol CRCs stand in for the release (seen under qemu on Debian's 6.1).
+        if vermagic is not None and vermagic.split(" ", 1)[1:] != self.vermagic.split(" ", 1)[1:]:
+            self.printk(ERR, f"{name}: version magic '{vermagic}' should be '{self.vermagic}'")
+            raise KernelError(describe("load", E.ENOEXEC, name), E.ENOEXEC)
+        if not intree:
+            self._taint("O", WARNING, f"{name}: loading out-of-tree module taints kernel.")
+        self._taint("K", NOTICE, f"{name}: tainting kernel with TAINT_LIVEPATCH")
+        if name in self.modules:
+            raise KernelError(describe("load", E.EEXIST, name), E.EEXIST)
+        if not signed:
+            self._taint("E", NOTICE, f"{name}: module verification failed: signature and/or "
+                                     "required key missing - tainting kernel")
+        # The module's init calls klp_enable_patch(): on failure the module is freed again.
         failure = self.failures.get(name)
-        if failure is not None:  # klp_state check (EINVAL) or the pre-patch callback's error
+        if failure is not None and failure[0] == "klp_state":
+            self.printk(ERR, f"{LOG_PREFIX}Livepatch patch ({name}) is not compatible with the "
+                             "already installed livepatches.")
             raise KernelError(describe("load", int(failure[1]), name), int(failure[1]))
-        if not self.ftrace:  # ftrace_set_filter_ip()/register_ftrace_function() refuse
+        if self.transition is not None:
             raise KernelError(describe("load", E.EBUSY, name), E.EBUSY)
         order = max((p.stack_order for p in self.patches), default=0) + 1
         patch = SimPatch(name, list(functions), replace=replace, stack_order=order,
-                         objects={k: list(v) for k, v in (objects or {}).items()})
+                         objects={k: list(v) for k, v in (objects or {}).items()}, vmlinux=vmlinux)
+        self.printk(NOTICE, f"{LOG_PREFIX}enabling patch '{name}'")
+        self._transition_log(patch, "initializing", PATCHED)
+        for obj in patch.object_names():
+            if not self.object_loaded(obj):
+                continue
+            if failure is not None:  # the scenario's pre-patch callback error
+                self.printk(WARNING, f"{LOG_PREFIX}pre-patch callback failed for object '{obj}'")
+                self._cancel(patch, int(failure[1]))
+            funcs = patch.targets()[obj]
+            if funcs and not self.ftrace:  # register_ftrace_function() of a permanent ops
+                self.printk(ERR, f"{LOG_PREFIX}failed to register ftrace handler for function "
+                                 f"'{funcs[0]}' (-{E.EBUSY})")
+                self.printk(WARNING, f"{LOG_PREFIX}failed to patch object '{obj}'")
+                self._cancel(patch, E.EBUSY)
         self.modules[name] = SimModule(name, path, _all_functions(patch), params=params)
         self.patches.append(patch)
         changed = set(self._live_functions(patch))
@@ -156,6 +197,15 @@ class SimState:
                 changed.update(self._live_functions(older))
         self._start(patch, PATCHED, sorted(changed))
 
+    def _cancel(self, patch: SimPatch, code: int) -> None:
+        """klp_cancel_transition() after a failed enable: the load fails with ``code``."""
+        self.printk(WARNING, f"{LOG_PREFIX}failed to enable patch '{patch.name}'")
+        self.printk(DEBUG, f"{LOG_PREFIX}'{patch.name}': canceling patching transition, going to "
+                           "unpatch")
+        self._transition_log(patch, "completing", UNPATCHED)
+        self.printk(NOTICE, f"{LOG_PREFIX}'{patch.name}': unpatching complete")
+        raise KernelError(describe("load", code, patch.name), code)
+
     def disable(self, name: str) -> None:
         """Write 0 to ``enabled``: start unpatching, or reverse this patch's own transition."""
         patch = self._existing(name)
@@ -163,7 +213,12 @@ class SimState:
             if patch.enabled == 0:
                 raise KernelError(describe("sysfs", E.EINVAL, name), E.EINVAL)
             patch.enabled = 0
+            self.printk(DEBUG, f"{LOG_PREFIX}'{name}': reversing transition from patching to "
+                               "unpatching")
             self.target = UNPATCHED
+            self._transition_log(patch, "starting", UNPATCHED)
+            self.started = self.clock
+            self.signalled = False
             self.dirty.update(self.threads)
             self.settle()
             return
@@ -172,6 +227,7 @@ class SimState:
         if patch.enabled == 0:
             raise KernelError(describe("sysfs", E.EINVAL, name), E.EINVAL)
         patch.enabled = 0
+        self._transition_log(patch, "initializing", UNPATCHED)
         self._start(patch, UNPATCHED, self._live_functions(patch))
 
     def force(self, name: str) -> None:
@@ -180,6 +236,7 @@ class SimState:
         if self.transition != name:
             raise KernelError(describe("sysfs", E.EINVAL, name), E.EINVAL)
         patch.forced = True
+        self.printk(WARNING, f"{LOG_PREFIX}forcing remaining tasks to the patched state")
         # 6.1 (klp_force_transition): an unpatch pins its own module; a replace patch pins the
         # modules it replaces; forcing a non-replace patch in leaves its module removable.
         if self.target == UNPATCHED:
@@ -195,6 +252,13 @@ class SimState:
 
     def unload(self, name: str) -> None:
         """delete_module(): only once the module's patch has left sysfs."""
+        if name in self.targets:  # klp_module_going(): its patches are reverted first
+            self._revert(self.patches, name)
+            self.targets.remove(name)
+            if self.transition is not None:
+                self.transition_functions = self._transition_functions()
+                self.settle()
+            return
         if name not in self.modules:
             raise KernelError(describe("unload", E.ENOENT, name), E.ENOENT)
         if self.patch(name) is not None or self.modules[name].forced:
@@ -203,8 +267,9 @@ class SimState:
 
     def set_ftrace(self, enabled: bool) -> None:
         """sysctl kernel.ftrace_enabled: live patches' handlers are permanent, so turning ftrace
-        off while any patch is registered fails with EBUSY."""
-        if not enabled and self.patches:
+        off while any patch has registered one (a loaded object's function) fails with EBUSY."""
+        if not enabled and any(funcs for p in self.patches for obj, funcs in p.targets().items()
+                               if self.object_loaded(obj)):
             raise KernelError("ftrace cannot be disabled while live patches are registered (EBUSY)",
                               E.EBUSY)
         self.ftrace = enabled
@@ -213,7 +278,27 @@ class SimState:
         """An ordinary module loads: the patches of it are applied to it now (klp_module_coming)."""
         if name in self.modules or name in self.targets:
             raise KernelError(describe("load", E.EEXIST, name), E.EEXIST)
+        applied: List[SimPatch] = []
+        for patch in self.patches:  # klp_module_coming()
+            funcs = patch.objects.get(name)
+            if funcs is None:
+                continue
+            self.printk(NOTICE, f"{LOG_PREFIX}applying patch '{patch.name}' to loading module "
+                                f"'{name}'")
+            if funcs and not self.ftrace:
+                self.printk(ERR, f"{LOG_PREFIX}failed to register ftrace handler for function "
+                                 f"'{funcs[0]}' (-{E.EBUSY})")
+                self.printk(WARNING, f"{LOG_PREFIX}failed to apply patch '{patch.name}' to module "
+                                     f"'{name}' (-{E.EBUSY})")
+                self.printk(WARNING, f"{LOG_PREFIX}patch '{patch.name}' failed for module '{name}', "
+                                     f"refusing to load module '{name}'")
+                self._revert(applied, name)
+                raise KernelError(describe("load", E.EBUSY, name), E.EBUSY)
+            applied.append(patch)
         self.targets.append(name)
+        if self.transition is not None:  # its functions join the running transition
+            self.transition_functions = self._transition_functions()
+            self.settle()
 
     def release_tasks(self, tids: Optional[Sequence[int]] = None) -> int:
         """Let threads return from every function a loaded live patch changes; count released."""
@@ -245,6 +330,8 @@ class SimState:
         if self.transition is not None and not self.signalled and \
                 self.clock - self.started >= SIGNAL_AFTER:
             self.signalled = True
+            if self.blocking():
+                self.printk(NOTICE, f"{LOG_PREFIX}signaling remaining tasks")
             functions = set(self.transition_functions)
             for thread in self.blocking():
                 if thread.wakes_on_signal:
@@ -291,7 +378,47 @@ class SimState:
             found.update(module.functions)
         return found
 
+    def printk(self, level: int, text: str) -> None:
+        """Append one record to the kernel log (``pr_debug`` only while dynamic debug is on)."""
+        if level == DEBUG and not self.dyndbg:
+            return
+        self.log.append([self.log_seq, level, int(self.clock * 1_000_000), text])
+        self.log_seq += 1
+
+    def user_message(self, text: str) -> None:
+        """A line written to /dev/kmsg by user space (facility user, default level warning)."""
+        self.log.append([self.log_seq, 8 + WARNING, int(self.clock * 1_000_000), text[:LINE_MAX]])
+        self.log_seq += 1
+
+    def _revert(self, patches: Sequence[SimPatch], module: str) -> None:
+        for patch in patches:
+            if module in patch.objects:
+                self.printk(NOTICE, f"{LOG_PREFIX}reverting patch '{patch.name}' on unloading "
+                                    f"module '{module}'")
+
+    def _taint(self, flag: str, level: int, text: str) -> None:
+        if flag not in self.taints:
+            self.taints += flag
+            self.printk(level, text)
+
+    def _transition_log(self, patch: SimPatch, step: str, target: int) -> None:
+        way = "patching" if target == PATCHED else "unpatching"
+        self.printk(NOTICE if step == "starting" else DEBUG,
+                    f"{LOG_PREFIX}'{patch.name}': {step} {way} transition")
+
+    def _transition_functions(self) -> List[str]:
+        """What the running transition covers now (a module loading or leaving changes it)."""
+        patch = self.patch(self.transition or "")
+        if patch is None:
+            return []
+        changed = set(self._live_functions(patch))
+        if patch.replace and self.target == PATCHED:
+            for older in self.patches:
+                changed.update(self._live_functions(older))
+        return sorted(changed)
+
     def _start(self, patch: SimPatch, target: int, functions: Sequence[str]) -> None:
+        self._transition_log(patch, "starting", target)
         self.transition = patch.name
         self.target = target
         self.transition_functions = list(functions)
@@ -304,6 +431,10 @@ class SimState:
 
     def _complete(self) -> None:
         patch = self.patch(self.transition or "")
+        if patch is not None:
+            self._transition_log(patch, "completing", self.target)
+            self.printk(NOTICE, f"{LOG_PREFIX}'{patch.name}': "
+                                f"{'patching' if self.target == PATCHED else 'unpatching'} complete")
         self.transition = None
         self.transition_functions = []
         for thread in self.threads.values():

@@ -91,7 +91,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> SimState:
     if "kernel" not in top:
         raise doc.fail(root, "missing 'kernel'")
     kernel = doc.mapping(top["kernel"], "kernel", ("release", "arch", "vermagic", "features",
-                                                   "ftrace", "modules", "load_failures"))
+                                                   "ftrace", "modules", "load_failures",
+                                                   "dynamic_debug"))
     if "release" not in kernel:
         raise doc.fail(top["kernel"], "kernel needs a 'release'")
     features = doc.words(kernel["features"], "kernel.features") if "features" in kernel else []
@@ -106,6 +107,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> SimState:
         features=features,
         ftrace=doc.boolean(kernel["ftrace"], "kernel.ftrace") if "ftrace" in kernel else True,
         targets=doc.words(kernel["modules"], "kernel.modules") if "modules" in kernel else [],
+        dyndbg=doc.boolean(kernel["dynamic_debug"], "kernel.dynamic_debug")
+        if "dynamic_debug" in kernel else False,
     )
     if "load_failures" in kernel:
         state.failures = _load_failures(doc, kernel["load_failures"])
@@ -122,7 +125,10 @@ def parse_scenario(text: str, source: str = "<scenario>") -> SimState:
         if "objects" in fields:
             for key, value in doc.mapping(fields["objects"], "objects", _AnyKey()).items():
                 objects[key] = doc.words(value, f"objects.{key}")
-        patch = SimPatch(name, functions, replace=replace, stack_order=index + 1, objects=objects)
+        declared = "vmlinux" in objects  # {vmlinux: []}: a vmlinux object without functions
+        functions += objects.pop("vmlinux", [])
+        patch = SimPatch(name, functions, replace=replace, stack_order=index + 1, objects=objects,
+                         vmlinux=declared)
         state.patches.append(patch)
         state.modules[name] = SimModule(name, "", [f for fs in patch.targets().values() for f in fs])
     return state
