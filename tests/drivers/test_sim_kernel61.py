@@ -108,8 +108,8 @@ def test_forced_unpatch_pins_its_module(tmp_path, build_ko):
     k.unload("lp_a")
     k3 = _kernel(tmp_path / "3",
                  processes="  - {pid: 70, comm: held, stack: [livepatch_cmdline_proc_show]}\n")
-    k3.load(build_ko("lp_d", replace=False))
-    k3.force("lp_d")
+    k3.load(build_ko("lp_d", replace=False))  # a task in its own new code does not hold it
+    assert run_klp("--root", k3.root, "status").stdout == "ready\n"
     k3.disable("lp_d")  # unpatching waits for the task in the replacement
     assert run_klp("--root", k3.root, "status").stdout == "in_progress\n"
     k3.force("lp_d")
@@ -159,3 +159,28 @@ def test_scenario_rejects_an_unknown_errno(tmp_path):
 
     with pytest.raises(ScenarioError, match="errno name"):
         parse_scenario("kernel: {release: r, load_failures: {m: {pre_patch: ENOPE}}}\n", "s.yaml")
+
+
+def test_function_directories_carry_old_sympos(tmp_path, build_ko):
+    k = _kernel(tmp_path)
+    k.load(build_ko("lp_pos", ["patched_show", "patched_read"], replace=False,
+                    objects=[(None, [("cmdline_proc_show", "patched_show", 0),
+                                     ("seq_read", "patched_read", 2)])]))
+    assert sorted(os.listdir(os.path.join(k.root, LP, "lp_pos/vmlinux"))) == \
+        ["cmdline_proc_show,1", "patched", "seq_read,2"]  # sympos 0 (unique) is shown as 1
+
+
+def test_a_task_in_a_replacement_named_only_by_klp_func_blocks_unpatching_and_stacking(
+        tmp_path, build_ko):
+    procs = ("  - {pid: 1, comm: init, stack: [do_wait]}\n"
+             "  - {pid: 70, comm: user, stack: [msleep, patched_show, seq_read_iter]}\n")
+    k = _kernel(tmp_path, processes=procs)
+    k.load(build_ko("lp_a", ["patched_show"], replace=False,
+                    objects=[(None, [("cmdline_proc_show", "patched_show", 0)])]))
+    assert run_klp("--root", k.root, "status").stdout == "ready\n"  # not in the original
+    # a second patch of the same function waits for the task in the first one's replacement
+    k.load(build_ko("lp_b", ["other_show"], replace=False,
+                    objects=[(None, [("cmdline_proc_show", "other_show", 0)])]))
+    assert run_klp("--root", k.root, "status").stdout == "in_progress\n"
+    assert k.release([70]) == 1  # it returns from the replacement
+    assert run_klp("--root", k.root, "status").stdout == "ready\n"

@@ -14,6 +14,10 @@ import sim_twin  # noqa: E402
 
 MODULES = "/mnt/modules"
 FTRACE = "/proc/sys/kernel/ftrace_enabled"
+DYNDBG = "/proc/dynamic_debug/control"
+# what the kernel's livepatch selftests (functions.sh) write there: the core's pr_debug lines on,
+# but not the per-task ones of klp_try_switch_task
+SELFTESTS_DYNDBG = ("file kernel/livepatch/* +p", "func klp_try_switch_task -p")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(MODULES), reason="runs only inside the guest")
 
@@ -25,6 +29,31 @@ class Real(sim_twin.Machine):
         from zypp_plugin_klp.drivers.linux import LinuxKernel
 
         self.kernel = LinuxKernel("/")
+        for line in SELFTESTS_DYNDBG:
+            with open(DYNDBG, "w") as handle:
+                handle.write(line + "\n")
+        self.kmsg = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        os.lseek(self.kmsg, 0, os.SEEK_END)  # only what the story makes the kernel say
+
+    def log(self):
+        import errno
+
+        messages = []
+        while True:
+            try:
+                record = os.read(self.kmsg, 8192).decode("utf-8", "replace")
+            except OSError as exc:
+                if exc.errno == errno.EAGAIN:
+                    return messages
+                if exc.errno == errno.EPIPE:  # overwritten records: read on
+                    continue
+                raise
+            head, _, text = record.partition(";")
+            if int(head.split(",")[0]) < 8:  # the kernel's own records, not user space's
+                messages.append(text.split("\n", 1)[0])
+
+    def rmmod_target(self) -> None:
+        subprocess.run(["rmmod", sim_twin.TARGET], check=True)
 
     def load(self, name: str) -> None:
         self.kernel.load(f"{MODULES}/{name}.ko")
@@ -59,6 +88,8 @@ def test_sim_twin_story_on_the_real_kernel():
     finally:
         with open(FTRACE, "w") as handle:
             handle.write("1\n")
+        with open(DYNDBG, "w") as handle:
+            handle.write("file kernel/livepatch/* -p\n")
         for name in ("klp_sim_a", "klp_sim_b", "klp_sim_fail", sim_twin.TARGET):
             subprocess.run(["rmmod", name], capture_output=True)
     with open("/mnt/twin.json", "w") as handle:

@@ -1,6 +1,8 @@
 """The simulator twin's story, told to the real kernel (in the qemu guest) and to the simulated one
 (on the host): each step's action, then a normalized snapshot of /sys/kernel/livepatch (names,
-modes, values) and of ``klp --json patches``, ``status`` and ``blocking``."""
+modes, values), of ``klp --json patches``, ``status`` and ``blocking``, and the kernel log lines the
+step added (the kernel's own records about live patching or the story's modules, without
+timestamps, with the livepatch core's pr_debug lines on as the kernel's selftests turn them on)."""
 
 import errno
 import json
@@ -35,6 +37,18 @@ class Machine:
     def wait(self) -> None:
         raise NotImplementedError
 
+    def rmmod_target(self) -> None:
+        raise NotImplementedError
+
+    def log(self) -> List[str]:
+        """The kernel log's messages added since the last call."""
+        raise NotImplementedError
+
+
+def log_lines(messages: List[str]) -> List[str]:
+    """The log lines the twins compare: about live patching or the story's modules."""
+    return [m for m in messages if "livepatch" in m.lower() or "klp_sim" in m]
+
 
 def _errno(action: Callable[[], None]) -> str:
     """Run an action; the errno name it failed with, or "ok"."""
@@ -60,6 +74,10 @@ STORY: List[Any] = [
     ("ftrace disabled: a load fails with EBUSY, no transition",
      lambda m: _errno(lambda: m.ftrace(False)) + "," + _errno(lambda: m.load("klp_sim_a"))),
     ("ftrace enabled again", lambda m: _errno(lambda: m.ftrace(True))),
+    ("a again, then the target module leaves: its patch is reverted on it",
+     lambda m: _errno(lambda: m.load("klp_sim_a")) + "," + _errno(m.rmmod_target)),
+    ("disable and remove a", lambda m: _errno(lambda: m.disable("klp_sim_a")) + "," +
+     _errno(lambda: (m.wait(), m.unload("klp_sim_a"))[1])),
 ]
 
 
@@ -127,7 +145,8 @@ def tell(machine: Machine) -> List[Dict[str, Any]]:
     for title, action in STORY:
         outcome = action(machine)
         machine.wait()
-        records.append({"step": title, "outcome": outcome, **snapshot(machine)})
+        records.append({"step": title, "outcome": outcome, **snapshot(machine),
+                        "log": log_lines(machine.log())})
     return records
 
 
@@ -142,12 +161,13 @@ class Simulated(Machine):
 
         with open(os.path.join(modules, "klp_sim_a.ko"), "rb") as handle:
             vermagic = parse_module(handle.read()).vermagic
-        scenario = (f"kernel: {{release: '{release}', vermagic: '{vermagic}',\n"
+        scenario = (f"kernel: {{release: '{release}', vermagic: '{vermagic}', dynamic_debug: true,\n"
                     "  load_failures: {klp_sim_fail: {pre_patch: ENODEV}}}\n"
                     "processes:\n  - {pid: 1, comm: init, stack: [do_wait]}\n")
         self.kernel = SimulatedKernel.create(root, parse_scenario(scenario))
         self.root = root
         self.modules = modules
+        self.seen = 0
 
     def load(self, name: str) -> None:
         self.kernel.load(os.path.join(self.modules, f"{name}.ko"))
@@ -166,6 +186,14 @@ class Simulated(Machine):
 
     def wait(self) -> None:
         wait_idle(self.root)
+
+    def rmmod_target(self) -> None:
+        self.kernel.unload(TARGET)
+
+    def log(self) -> List[str]:
+        lines = self.kernel.dmesg()
+        new, self.seen = lines[self.seen:], len(lines)
+        return new
 
 
 def differences(real: List[Dict[str, Any]], simulated: List[Dict[str, Any]]) -> List[str]:

@@ -263,10 +263,14 @@ class SimulatedKernel(TreeKernel):
         replace, objects = patch_targets(info)
         declared = VMLINUX in objects
         vmlinux = objects.pop(VMLINUX, [])
+        klp = info.patch.objects if info.patch is not None else ()
+        sympos = {obj: [f.sympos for f in funcs] for obj, funcs in klp}
+        new = {f.new_func: f.old_name for _obj, funcs in klp for f in funcs if f.new_func}
         with self._state() as state:
             state.load(info.name or "", vmlinux, label, info.is_livepatch, info.vermagic,
                        replace=replace, objects=objects, params=params,
-                       intree=info.get("intree") == "Y", signed=_signed(fd), vmlinux=declared)
+                       intree=info.get("intree") == "Y", signed=_signed(fd), vmlinux=declared,
+                       sympos=sympos, new=new)
 
     def disable(self, patch: str) -> None:
         with self._state() as state:
@@ -509,11 +513,10 @@ def _sync_sysfs(tree: _Tree, state: SimState) -> None:
             tree.put(f"{pdir}/stack_order", f"{patch.stack_order}\n", 0o444)
         if "signal" in state.features:
             tree.put(f"{pdir}/signal", "", 0o200)
-        targets = patch.targets()
         for obj in patch.object_names():
             tree.put(f"{pdir}/{obj}/patched", f"{int(state.object_loaded(obj))}\n", 0o444)
-            for function in targets[obj]:
-                tree.mkdirs(f"{pdir}/{obj}/{function},1")
+            for function in patch.function_dirs(obj):
+                tree.mkdirs(f"{pdir}/{obj}/{function}")
     mbase = "sys/module"
     for name in tree.listdir(mbase):
         if name not in state.modules and name not in state.targets:

@@ -57,10 +57,18 @@ class SimPatch:
     forced: bool = False
     objects: Dict[str, List[str]] = field(default_factory=dict)  # target module -> functions
     vmlinux: bool = False  # declares a vmlinux object even without functions (callbacks only)
+    sympos: Dict[str, List[int]] = field(default_factory=dict)  # object -> old_sympos per function
+    new: Dict[str, str] = field(default_factory=dict)  # replacement function -> function it replaces
 
     def targets(self) -> Dict[str, List[str]]:
         """Every object this patch changes (vmlinux first) with its functions."""
         return {VMLINUX: self.functions, **self.objects}
+
+    def function_dirs(self, obj: str) -> List[str]:
+        """The object's function directories as the kernel names them: ``<old_name>,<sympos>``."""
+        positions = self.sympos.get(obj, [])
+        return [f"{f},{(positions[i] if i < len(positions) else 0) or 1}"
+                for i, f in enumerate(self.targets()[obj])]
 
     def object_names(self) -> List[str]:
         """The objects the kernel registers for this patch, in its klp_object array order."""
@@ -146,7 +154,9 @@ class SimState:
     def load(self, name: str, functions: Sequence[str], path: str = "", livepatch: bool = True,
              vermagic: Optional[str] = None, replace: bool = True,
              objects: Optional[Dict[str, List[str]]] = None, params: str = "",
-             intree: bool = False, signed: bool = False, vmlinux: bool = False) -> None:
+             intree: bool = False, signed: bool = False, vmlinux: bool = False,
+             sympos: Optional[Dict[str, List[int]]] = None,
+             new: Optional[Dict[str, str]] = None) -> None:
         """finit_module() of a live patch module: registers and enables its patch."""
         if not livepatch:
             raise KernelError(f"{name} is not a live patch module; the simulated kernel loads only "
@@ -174,7 +184,8 @@ class SimState:
             raise KernelError(describe("load", E.EBUSY, name), E.EBUSY)
         order = max((p.stack_order for p in self.patches), default=0) + 1
         patch = SimPatch(name, list(functions), replace=replace, stack_order=order,
-                         objects={k: list(v) for k, v in (objects or {}).items()}, vmlinux=vmlinux)
+                         objects={k: list(v) for k, v in (objects or {}).items()}, vmlinux=vmlinux,
+                         sympos=dict(sympos or {}), new=dict(new or {}))
         self.printk(NOTICE, f"{LOG_PREFIX}enabling patch '{name}'")
         self._transition_log(patch, "initializing", PATCHED)
         for obj in patch.object_names():
@@ -303,11 +314,12 @@ class SimState:
     def release_tasks(self, tids: Optional[Sequence[int]] = None) -> int:
         """Let threads return from every function a loaded live patch changes; count released."""
         patched = self._patched_functions()
+        names = self._replacements()
         count = 0
         for thread in self.threads.values():
             if tids is not None and thread.tid not in tids and thread.pid not in tids:
                 continue
-            kept = [f for f in thread.stack if _base(frame_function(f)) not in patched]
+            kept = [f for f in thread.stack if self._base(frame_function(f), names) not in patched]
             if kept != thread.stack:
                 thread.stack = kept
                 self.dirty.add(thread.tid)
@@ -333,10 +345,11 @@ class SimState:
             if self.blocking():
                 self.printk(NOTICE, f"{LOG_PREFIX}signaling remaining tasks")
             functions = set(self.transition_functions)
+            names = self._replacements()
             for thread in self.blocking():
                 if thread.wakes_on_signal:
                     thread.stack = [f for f in thread.stack
-                                    if _base(frame_function(f)) not in functions]
+                                    if self._base(frame_function(f), names) not in functions]
         self.settle()
 
     def settle(self) -> None:
@@ -344,9 +357,10 @@ class SimState:
         if self.transition is None:
             return
         functions = set(self.transition_functions)
+        names = self._replacements()
         for thread in self.threads.values():
             if thread.state != self.target and \
-                    not any(_blocks(frame_function(f), functions, self.target) for f in thread.stack):
+                    not any(self._blocks(frame_function(f), functions, names) for f in thread.stack):
                 thread.state = self.target
                 self.dirty.add(thread.tid)
         if not self.blocking():
@@ -371,6 +385,32 @@ class SimState:
     def _live_functions(self, patch: SimPatch) -> List[str]:
         """The functions of ``patch`` in objects that are loaded (others cannot hold tasks)."""
         return [f for obj, funcs in patch.targets().items() if self.object_loaded(obj) for f in funcs]
+
+    def _replacements(self) -> Dict[str, str]:
+        """Replacement function -> the function it replaces, for every registered patch."""
+        return {new: old for patch in self.patches for new, old in patch.new.items()}
+
+    def _base(self, function: str, names: Optional[Dict[str, str]] = None) -> str:
+        """The function a frame's function stands for: a patch's replacement (as its klp_func
+        names it, or by the naming convention) counts as the function it replaces."""
+        found = (self._replacements() if names is None else names).get(function)
+        return found if found is not None else _base_by_name(function)
+
+    def _blocks(self, function: str, changed: Set[str], names: Dict[str, str]) -> bool:
+        """Whether sleeping in ``function`` stops a task from switching (klp_check_stack_func).
+
+        Patching must wait for tasks in an original function or in an older patch's replacement
+        of it (not in its own); unpatching only for tasks in the patch's own replacement (the
+        code below it is safe to return to).
+        """
+        base = self._base(function, names)
+        if base not in changed:
+            return False
+        patch = self.patch(self.transition or "")
+        own = patch is not None and function in patch.new  # the transitioning patch's new code
+        if self.target == PATCHED:
+            return not own
+        return base != function and (own or function not in names)
 
     def _patched_functions(self) -> Set[str]:
         found: Set[str] = set()
@@ -452,20 +492,8 @@ def _all_functions(patch: SimPatch) -> List[str]:
     return [f for funcs in patch.targets().values() for f in funcs]
 
 
-def _blocks(function: str, changed: Set[str], target: int) -> bool:
-    """Whether sleeping in ``function`` stops a task from switching (klp_check_stack_func).
-
-    Patching must wait for tasks in an original function or in an older patch's replacement of
-    it; unpatching only for tasks in a replacement (the original code is safe to return to).
-    """
-    base = _base(function)
-    if base not in changed:
-        return False
-    return target == PATCHED or base != function
-
-
-def _base(function: str) -> str:
-    """A patched function and its replacement count as the same: ``livepatch_f``/``klpp_f`` -> f."""
+def _base_by_name(function: str) -> str:
+    """By the naming convention a replacement names what it replaces: ``livepatch_f``/``klpp_f``."""
     for prefix in ("livepatch_", "klpp_"):
         if function.startswith(prefix):
             return function[len(prefix):]
