@@ -75,7 +75,7 @@ STORY: List[Any] = [
      lambda m: _errno(lambda: m.ftrace(False)) + "," + _errno(lambda: m.load("klp_sim_a"))),
     ("ftrace enabled again", lambda m: _errno(lambda: m.ftrace(True))),
     ("a again, then the target module leaves: its patch is reverted on it",
-     lambda m: _errno(lambda: m.load("klp_sim_a")) + "," + _errno(m.rmmod_target)),
+     lambda m: _errno(lambda: m.load("klp_sim_a")) + "," + _errno(lambda: (m.wait(), m.rmmod_target())[1])),
     ("disable and remove a", lambda m: _errno(lambda: m.disable("klp_sim_a")) + "," +
      _errno(lambda: (m.wait(), m.unload("klp_sim_a"))[1])),
 ]

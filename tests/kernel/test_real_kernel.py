@@ -59,4 +59,5 @@ def test_sim_twin_simulator_tells_the_same_story(guest, tmp_path):
     real = json.loads(str(result["twin"]))
     simulated = sim_twin.tell(sim_twin.Simulated(str(tmp_path / "sim"), str(result["release"]),
                                                  str(result["modules"])))
-    assert sim_twin.differences(real, simulated) == []
+    found = sim_twin.differences(real, simulated)
+    assert not found, "\n".join(found)
