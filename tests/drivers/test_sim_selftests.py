@@ -1,4 +1,4 @@
-"""The Linux 6.1 livepatch selftests (tools/testing/selftests/livepatch) told to the simulated kernel.
+"""Linux 6.1's livepatch selftests (tools/testing/selftests/livepatch) told to the simulated kernel.
 
 Each test follows one selftest scenario the simulator can express and asserts its kernel log the
 way the selftests' check_result() does: the lines since the test started that mention
@@ -10,6 +10,7 @@ the simulated modules have no code, so those lines are left out of the expected 
 
 import errno
 import os
+import stat
 
 import pytest
 
@@ -97,7 +98,7 @@ livepatch: '{name}': completing unpatching transition
 livepatch: '{name}': unpatching complete"""
 
 
-# -- test-livepatch.sh ------------------------------------------------------------------------------
+# -- test-livepatch.sh -----------------------------------------------------------------------------
 def test_basic_function_patching(tmp_path, build_ko):
     t = Selftest(tmp_path, build_ko)
     t.load_lp(LP)
@@ -172,7 +173,8 @@ livepatch: reverting patch '{DEMO}' on unloading module '{MOD}'
 
 
 def test_pre_patch_callback_enodev(tmp_path, build_ko):
-    t = Selftest(tmp_path, build_ko, ", load_failures: {test_klp_callbacks_demo: {pre_patch: ENODEV}}")
+    t = Selftest(tmp_path, build_ko,
+                 ", load_failures: {test_klp_callbacks_demo: {pre_patch: ENODEV}}")
     assert t.load_failing_mod(DEMO, DEMO_OBJECTS, args="pre_patch_ret=-19") == errno.ENODEV
     assert os.listdir(os.path.join(t.k.root, "sys/kernel/livepatch")) == []
     t.check_result(f"""% modprobe {DEMO} pre_patch_ret=-19
@@ -213,7 +215,7 @@ livepatch: '{DEMO}': unpatching complete
 % rmmod {MOD}""")
 
 
-# -- test-state.sh ----------------------------------------------------------------------------------
+# -- test-state.sh ---------------------------------------------------------------------------------
 def test_incompatible_klp_state(tmp_path, build_ko):
     t = Selftest(tmp_path, build_ko, ", load_failures: {test_klp_state3: klp_state}")
     t.load_lp("test_klp_state2", replace=True)
@@ -223,13 +225,14 @@ def test_incompatible_klp_state(tmp_path, build_ko):
     t.check_result(f"""% modprobe test_klp_state2
 {_enable("test_klp_state2")}
 % modprobe test_klp_state3
-livepatch: Livepatch patch (test_klp_state3) is not compatible with the already installed livepatches.
+livepatch: Livepatch patch (test_klp_state3) is not compatible with the already installed \
+livepatches.
 modprobe: ERROR: could not insert 'test_klp_state3': Invalid argument
 {_disable("test_klp_state2")}
 % rmmod test_klp_state2""")
 
 
-# -- test-ftrace.sh ---------------------------------------------------------------------------------
+# -- test-ftrace.sh --------------------------------------------------------------------------------
 def test_livepatch_interaction_with_ftrace_enabled_sysctl(tmp_path, build_ko):
     t = Selftest(tmp_path, build_ko)
 
@@ -268,6 +271,49 @@ livepatch: sysctl: setting key "kernel.ftrace_enabled": Device or resource busy
 % rmmod {LP}""")
 
 
+# -- test-sysfs.sh ---------------------------------------------------------------------------------
+def _sysfs(t: Selftest, rel: str):
+    path = os.path.join(t.k.root, "sys/kernel/livepatch", rel)
+    mode = stat.filemode(os.lstat(path).st_mode)
+    if stat.S_ISDIR(os.lstat(path).st_mode) or not os.lstat(path).st_mode & 0o444:
+        return mode, None
+    with open(path, encoding="utf-8") as handle:
+        return mode, handle.read().strip()
+
+
+def test_sysfs_test(tmp_path, build_ko):
+    t = Selftest(tmp_path, build_ko)
+    t.load_lp(LP)
+    assert [_sysfs(t, f"{LP}/{rel}") for rel in ("", "enabled", "force", "transition",
+                                                  "vmlinux/patched")] == [
+        ("drwxr-xr-x", None), ("-rw-r--r--", "1"), ("--w-------", None), ("-r--r--r--", "0"),
+        ("-r--r--r--", "1")]
+    t.disable_lp(LP)
+    t.unload(LP)
+    t.check_result(f"% modprobe {LP}\n{_enable(LP)}\n{_disable(LP)}\n% rmmod {LP}")
+
+
+def test_sysfs_test_object_patched(tmp_path, build_ko):
+    t = Selftest(tmp_path, build_ko)
+    t.load_lp(DEMO, DEMO_OBJECTS)
+    seen = [_sysfs(t, f"{DEMO}/{MOD}/patched")[1]]
+    t.load_mod(MOD)
+    seen.append(_sysfs(t, f"{DEMO}/{MOD}/patched")[1])
+    t.unload(MOD)
+    seen.append(_sysfs(t, f"{DEMO}/{MOD}/patched")[1])
+    assert seen == ["0", "1", "0"]
+    t.disable_lp(DEMO)
+    t.unload(DEMO)
+    t.check_result(f"""% modprobe {DEMO}
+{_enable(DEMO)}
+% modprobe {MOD}
+livepatch: applying patch '{DEMO}' to loading module '{MOD}'
+% rmmod {MOD}
+livepatch: reverting patch '{DEMO}' on unloading module '{MOD}'
+{_disable(DEMO)}
+% rmmod {DEMO}""")
+
+
 # -- what the selftests leave to dynamic debug, signals and force ----------------------------------
 def test_without_dynamic_debug_only_the_notices_are_logged(tmp_path, build_ko):
     k = SimulatedKernel.create(str(tmp_path / "k"), parse_scenario(
@@ -277,7 +323,8 @@ def test_without_dynamic_debug_only_the_notices_are_logged(tmp_path, build_ko):
     assert k.dmesg() == [
         f"{LP}: loading out-of-tree module taints kernel.",
         f"{LP}: tainting kernel with TAINT_LIVEPATCH",
-        f"{LP}: module verification failed: signature and/or required key missing - tainting kernel",
+        f"{LP}: module verification failed: signature and/or required key missing - tainting "
+        "kernel",
         f"livepatch: enabling patch '{LP}'",
         f"livepatch: '{LP}': starting patching transition",
         f"livepatch: '{LP}': patching complete"]
@@ -316,3 +363,20 @@ def test_log_is_bounded_like_a_ring_buffer_and_survives_in_kmsg_format(tmp_path,
     assert first.startswith("12,") and ";line " in first  # prio,seq,usec,flags;message
     out = run_klp("dmesg", t.k.root, prog="klp-simkernel")  # what a user runs
     assert (out.returncode, out.stdout.splitlines()) == (0, lines)
+
+
+def test_a_hostile_log_in_the_state_file_is_one_line_error(tmp_path, build_ko):
+    import json
+
+    t = Selftest(tmp_path, build_ko)
+    state = os.path.join(t.k.root, "sys/kernel/.klp-simulator.json")
+    with open(state, encoding="utf-8") as handle:
+        doc = json.load(handle)
+    doc["log"] = [["x", 1, 2, "forged"]]
+    with open(state, "w", encoding="utf-8") as handle:
+        json.dump(doc, handle)
+    out = run_klp("kmsg", t.k.root, "hello", prog="klp-simkernel")
+    assert out.returncode == 1 and out.stderr.startswith("klp-simkernel: ") and \
+        "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1
+    os.unlink(os.path.join(t.k.root, "sys/kernel/.klp-simulator.kmsg"))
+    assert run_klp("dmesg", t.k.root, prog="klp-simkernel").stdout == ""  # an older tree

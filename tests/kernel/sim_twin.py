@@ -75,7 +75,8 @@ STORY: List[Any] = [
      lambda m: _errno(lambda: m.ftrace(False)) + "," + _errno(lambda: m.load("klp_sim_a"))),
     ("ftrace enabled again", lambda m: _errno(lambda: m.ftrace(True))),
     ("a again, then the target module leaves: its patch is reverted on it",
-     lambda m: _errno(lambda: m.load("klp_sim_a")) + "," + _errno(lambda: (m.wait(), m.rmmod_target())[1])),
+     lambda m: _errno(lambda: m.load("klp_sim_a")) + "," +
+     _errno(lambda: (m.wait(), m.rmmod_target())[1])),
     ("disable and remove a", lambda m: _errno(lambda: m.disable("klp_sim_a")) + "," +
      _errno(lambda: (m.wait(), m.unload("klp_sim_a"))[1])),
 ]
@@ -161,7 +162,8 @@ class Simulated(Machine):
 
         with open(os.path.join(modules, "klp_sim_a.ko"), "rb") as handle:
             vermagic = parse_module(handle.read()).vermagic
-        scenario = (f"kernel: {{release: '{release}', vermagic: '{vermagic}', dynamic_debug: true,\n"
+        scenario = (f"kernel: {{release: '{release}', vermagic: '{vermagic}',\n"
+                    "  dynamic_debug: true,\n"
                     "  load_failures: {klp_sim_fail: {pre_patch: ENODEV}}}\n"
                     "processes:\n  - {pid: 1, comm: init, stack: [do_wait]}\n")
         self.kernel = SimulatedKernel.create(root, parse_scenario(scenario))

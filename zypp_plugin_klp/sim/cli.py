@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=helptext)
         cmd.add_argument("root")
         cmd.add_argument(arg)
-    dyndbg = sub.add_parser("dynamic-debug", help="print the livepatch core's pr_debug lines or not "
+    dyndbg = sub.add_parser("dynamic-debug", help="log the livepatch core's pr_debug lines or not "
                             "(like 'file kernel/livepatch/* +p' in dynamic_debug/control)")
     dyndbg.add_argument("root")
     dyndbg.add_argument("state", choices=("on", "off"))

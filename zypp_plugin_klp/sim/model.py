@@ -58,7 +58,7 @@ class SimPatch:
     objects: Dict[str, List[str]] = field(default_factory=dict)  # target module -> functions
     vmlinux: bool = False  # declares a vmlinux object even without functions (callbacks only)
     sympos: Dict[str, List[int]] = field(default_factory=dict)  # object -> old_sympos per function
-    new: Dict[str, str] = field(default_factory=dict)  # replacement function -> function it replaces
+    new: Dict[str, str] = field(default_factory=dict)  # replacement function -> what it replaces
 
     def targets(self) -> Dict[str, List[str]]:
         """Every object this patch changes (vmlinux first) with its functions."""
@@ -301,8 +301,8 @@ class SimState:
                                  f"'{funcs[0]}' (-{E.EBUSY})")
                 self.printk(WARNING, f"{LOG_PREFIX}failed to apply patch '{patch.name}' to module "
                                      f"'{name}' (-{E.EBUSY})")
-                self.printk(WARNING, f"{LOG_PREFIX}patch '{patch.name}' failed for module '{name}', "
-                                     f"refusing to load module '{name}'")
+                self.printk(WARNING, f"{LOG_PREFIX}patch '{patch.name}' failed for module "
+                                     f"'{name}', refusing to load module '{name}'")
                 self._revert(applied, name)
                 raise KernelError(describe("load", E.EBUSY, name), E.EBUSY)
             applied.append(patch)
@@ -359,8 +359,8 @@ class SimState:
         functions = set(self.transition_functions)
         names = self._replacements()
         for thread in self.threads.values():
-            if thread.state != self.target and \
-                    not any(self._blocks(frame_function(f), functions, names) for f in thread.stack):
+            if thread.state != self.target and not any(
+                    self._blocks(frame_function(f), functions, names) for f in thread.stack):
                 thread.state = self.target
                 self.dirty.add(thread.tid)
         if not self.blocking():
@@ -473,8 +473,8 @@ class SimState:
         patch = self.patch(self.transition or "")
         if patch is not None:
             self._transition_log(patch, "completing", self.target)
-            self.printk(NOTICE, f"{LOG_PREFIX}'{patch.name}': "
-                                f"{'patching' if self.target == PATCHED else 'unpatching'} complete")
+            way = "patching" if self.target == PATCHED else "unpatching"
+            self.printk(NOTICE, f"{LOG_PREFIX}'{patch.name}': {way} complete")
         self.transition = None
         self.transition_functions = []
         for thread in self.threads.values():
@@ -523,6 +523,12 @@ def _check_state(threads: List[SimThread], modules: List[SimModule], patches: Li
             bad.append(repr(t.pid))
         bad += [s for s in t.stack if not text(s)]  # kernel symbols: a newline would forge frames
         bad += [a for a in [t.comm, *t.cmdline] if not content(a)]
+    if type(doc.get("log_seq", 0)) is not int or not isinstance(doc.get("taints", ""), str):
+        bad.append(repr(doc.get("log_seq")))
+    for record in doc.get("log", []):  # [seq, priority, microseconds, text]
+        if not (isinstance(record, list) and len(record) == 4 and
+                all(type(v) is int for v in record[:3]) and isinstance(record[3], str)):
+            bad.append(repr(record))
     if bad:
         raise KernelError(f"the simulated kernel's state holds an invalid name: {bad[0]!r}",
                           E.EINVAL)
