@@ -116,7 +116,7 @@ def test_forced_unpatch_pins_its_module(tmp_path, build_ko):
     assert os.listdir(os.path.join(k3.root, LP)) == []
     with pytest.raises(KernelError) as exc:
         k3.unload("lp_d")
-    assert exc.value.errno == errno.EBUSY
+    assert exc.value.errno == errno.EWOULDBLOCK
 
 
 def test_forcing_a_replace_patch_pins_the_replaced_modules(tmp_path, build_ko):
@@ -128,7 +128,7 @@ def test_forcing_a_replace_patch_pins_the_replaced_modules(tmp_path, build_ko):
     assert os.listdir(os.path.join(k.root, LP)) == ["lp_r"]
     with pytest.raises(KernelError) as exc:
         k.unload("lp_a")
-    assert exc.value.errno == errno.EBUSY
+    assert exc.value.errno == errno.EWOULDBLOCK
 
 
 @pytest.mark.parametrize("declared, code", [

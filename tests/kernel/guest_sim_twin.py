@@ -19,6 +19,22 @@ DYNDBG = "/proc/dynamic_debug/control"
 # but not the per-task ones of klp_try_switch_task
 SELFTESTS_DYNDBG = ("file kernel/livepatch/* +p", "func klp_try_switch_task -p")
 
+HOLD = f"/sys/module/{sim_twin.HELD}/parameters/hold"
+
+
+def _worker_stack() -> str:
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/comm") as handle:
+                if handle.read().strip() != sim_twin.WORKER:
+                    continue
+            with open(f"/proc/{pid}/stack") as handle:
+                return handle.read()
+        except OSError:
+            continue
+    return ""
+
+
 pytestmark = pytest.mark.skipif(not os.path.exists(MODULES), reason="runs only inside the guest")
 
 
@@ -55,6 +71,25 @@ class Real(sim_twin.Machine):
     def rmmod_target(self) -> None:
         subprocess.run(["rmmod", sim_twin.TARGET], check=True)
 
+    def insmod_held(self) -> None:
+        subprocess.run(["insmod", f"{MODULES}/{sim_twin.HELD}.ko"], check=True)
+
+    def hold(self, held: bool) -> None:
+        """Set the worker's hold and wait until its stack shows it in the replacement, or not."""
+        import time
+
+        with open(HOLD, "w") as handle:
+            handle.write(f"{int(held)}\n")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if ("held_replacement" in _worker_stack()) == held:
+                return
+            time.sleep(0.02)  # polling the observable state
+        raise AssertionError(f"the worker did not {'enter' if held else 'leave'} the replacement")
+
+    def force(self, name: str) -> None:
+        self.kernel.force(name)
+
     def load(self, name: str) -> None:
         self.kernel.load(f"{MODULES}/{name}.ko")
 
@@ -90,8 +125,15 @@ def test_sim_twin_story_on_the_real_kernel():
             handle.write("1\n")
         with open(DYNDBG, "w") as handle:
             handle.write("file kernel/livepatch/* -p\n")
-        for name in ("klp_sim_a", "klp_sim_b", "klp_sim_fail", sim_twin.TARGET):
+        if os.path.exists(HOLD):
+            with open(HOLD, "w") as handle:
+                handle.write("0\n")
+        # the forced patch's module is pinned until reboot: remove it by force (the checks that
+        # follow in this boot expect no live patch module loaded)
+        subprocess.run(["rmmod", "-f", "klp_sim_held"], capture_output=True)
+        for name in ("klp_sim_a", "klp_sim_b", "klp_sim_fail", sim_twin.TARGET, sim_twin.HELD):
             subprocess.run(["rmmod", name], capture_output=True)
     with open("/mnt/twin.json", "w") as handle:
         json.dump(records, handle, indent=1)
     assert os.listdir("/sys/kernel/livepatch") == []
+    assert not os.path.exists("/sys/module/klp_sim_held"), "the pinned module could not be removed"

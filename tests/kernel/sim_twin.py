@@ -12,6 +12,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 LIVEPATCH = "sys/kernel/livepatch"
 TARGET = "klp_sim_target"
+HELD = "klp_test_held"  # target module whose worker thread can be held in klp_test_held_func
+WORKER = "klp_held_worker"
 
 
 class Machine:
@@ -38,6 +40,16 @@ class Machine:
         raise NotImplementedError
 
     def rmmod_target(self) -> None:
+        raise NotImplementedError
+
+    def insmod_held(self) -> None:
+        raise NotImplementedError
+
+    def hold(self, held: bool) -> None:
+        """Hold the worker in (the live patch of) klp_test_held_func, or let it return."""
+        raise NotImplementedError
+
+    def force(self, name: str) -> None:
         raise NotImplementedError
 
     def log(self) -> List[str]:
@@ -79,7 +91,29 @@ STORY: List[Any] = [
      _errno(lambda: (m.wait(), m.rmmod_target())[1])),
     ("disable and remove a", lambda m: _errno(lambda: m.disable("klp_sim_a")) + "," +
      _errno(lambda: (m.wait(), m.unload("klp_sim_a"))[1])),
+    ("b is in use while enabled; disabled, it can be removed", lambda m: ",".join([
+        _errno(lambda: (m.load("klp_sim_b"), m.wait())[0]),
+        _errno(lambda: m.unload("klp_sim_b")),
+        _errno(lambda: m.disable("klp_sim_b")),
+        _errno(lambda: (m.wait(), m.unload("klp_sim_b"))[1])])),
+    ("the held target module, then a patch of its function", lambda m: ",".join([
+        _errno(m.insmod_held), _errno(lambda: m.load("klp_sim_held"))])),
+    ("the worker sleeps in the replacement: unpatching waits; force completes it, pins the patch",
+     lambda m: _held_unpatch_forced(m)),
+    ("the worker returns", lambda m: _errno(lambda: m.hold(False))),
 ]
+
+
+def _held_unpatch_forced(m: Machine) -> str:
+    from zypp_plugin_klp.drivers import sysfs
+
+    m.hold(True)
+    steps = [_errno(lambda: m.disable("klp_sim_held"))]
+    steps.append("held" if sysfs.any_transition(m.root) else "not held")
+    steps.append(_errno(lambda: m.force("klp_sim_held")))
+    m.wait()
+    steps.append(_errno(lambda: m.unload("klp_sim_held")))
+    return ",".join(steps)
 
 
 def snapshot(machine: Machine) -> Dict[str, Any]:
@@ -165,7 +199,9 @@ class Simulated(Machine):
         scenario = (f"kernel: {{release: '{release}', vermagic: '{vermagic}',\n"
                     "  dynamic_debug: true,\n"
                     "  load_failures: {klp_sim_fail: {pre_patch: ENODEV}}}\n"
-                    "processes:\n  - {pid: 1, comm: init, stack: [do_wait]}\n")
+                    "processes:\n  - {pid: 1, comm: init, stack: [do_wait]}\n"
+                    f"  - {{pid: 2, comm: {WORKER}, "
+                    "stack: [msleep, klp_test_worker_fn, kthread]}\n")
         self.kernel = SimulatedKernel.create(root, parse_scenario(scenario))
         self.root = root
         self.modules = modules
@@ -191,6 +227,18 @@ class Simulated(Machine):
 
     def rmmod_target(self) -> None:
         self.kernel.unload(TARGET)
+
+    def insmod_held(self) -> None:
+        self.kernel.load_target(HELD)
+
+    def hold(self, held: bool) -> None:
+        if held:
+            self.kernel.call([2], ["held_replacement", "msleep"])
+        else:
+            self.kernel.release([2])
+
+    def force(self, name: str) -> None:
+        self.kernel.force(name)
 
     def log(self) -> List[str]:
         lines = self.kernel.dmesg()

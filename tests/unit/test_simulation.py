@@ -125,7 +125,7 @@ def test_unload_only_after_the_patch_left_sysfs():
     s.load("lp1", [F])
     with pytest.raises(KernelError) as exc:
         s.unload("lp1")
-    assert exc.value.errno == errno.EBUSY
+    assert exc.value.errno == errno.EWOULDBLOCK
     s.disable("lp1")
     s.unload("lp1")
     assert "lp1" not in s.modules

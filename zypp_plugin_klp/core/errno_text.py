@@ -21,7 +21,8 @@ _UNLOAD = {
     E.EBUSY: "{name} is still in use: disable its patch and let the transition finish first",
     E.ENOENT: "{name} is not loaded",
     E.EPERM: "unloading {name} is not permitted",
-    E.EWOULDBLOCK: "{name} is still in use",
+    E.EWOULDBLOCK: "{name} is still in use (its patch is still enabled or in transition, a "
+                   "forced transition pinned it until reboot, or another module needs it)",
 }
 
 _SYSFS = {

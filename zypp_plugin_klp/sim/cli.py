@@ -10,6 +10,7 @@ examples:
   klp-simkernel load /tmp/sim livepatch-1-1.1.ko
   klp --root /tmp/sim blocking -vv
   klp-simkernel release /tmp/sim 4242        # the task returns from the patched function
+  klp-simkernel call /tmp/sim 4245 cmdline_proc_show  # ... and calls into it again
   klp-simkernel advance /tmp/sim 15          # let 15 simulated seconds pass
   klp-simkernel load-target /tmp/sim busymod # patches of busymod apply to it now
   klp-simkernel dmesg /tmp/sim               # what the kernel logged (no timestamps)
@@ -43,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
                             "(like 'file kernel/livepatch/* +p' in dynamic_debug/control)")
     dyndbg.add_argument("root")
     dyndbg.add_argument("state", choices=("on", "off"))
+    call = sub.add_parser("call", help="make a task call into functions and sleep there")
+    call.add_argument("root")
+    call.add_argument("id", type=int, help="pid or tid")
+    call.add_argument("functions", nargs="+", help="outermost first")
     dmesg = sub.add_parser("dmesg", help="print the kernel log, oldest first, without timestamps")
     dmesg.add_argument("root")
     release = sub.add_parser("release", help="let tasks return from patched functions")
@@ -80,6 +85,8 @@ def run(argv: List[str]) -> int:
             kernel.kmsg(args.text)
         elif args.command == "dynamic-debug":
             kernel.set_dynamic_debug(args.state == "on")
+        elif args.command == "call":
+            print(f"{kernel.call([args.id], args.functions)} threads called in")
         elif args.command == "dmesg":
             sys.stdout.write("".join(line + "\n" for line in kernel.dmesg()))
         elif args.command == "release":

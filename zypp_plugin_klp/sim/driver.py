@@ -326,6 +326,14 @@ class SimulatedKernel(TreeKernel):
         with self._state() as state:
             return state.release_tasks(ids)
 
+    def call(self, ids: Sequence[int], frames: Sequence[str]) -> int:
+        """Make the given pids/tids call into ``frames`` (outermost first) and sleep there."""
+        for frame in frames:  # kernel symbols (a newline would forge stack lines)
+            if not frame or any(ord(c) < 32 or ord(c) == 127 for c in frame):
+                raise KlpError(f"refusing the function name {frame!r}")
+        with self._state() as state:
+            return state.call(ids, frames)
+
     def exit(self, pid: int) -> int:
         """Make a process exit."""
         with self._state() as state:

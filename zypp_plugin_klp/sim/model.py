@@ -272,8 +272,10 @@ class SimState:
             return
         if name not in self.modules:
             raise KernelError(describe("unload", E.ENOENT, name), E.ENOENT)
+        # klp holds a reference on a registered patch's module, and never drops it for a forced
+        # one: delete_module() then finds it in use (try_stop_module: EWOULDBLOCK)
         if self.patch(name) is not None or self.modules[name].forced:
-            raise KernelError(describe("unload", E.EBUSY, name), E.EBUSY)
+            raise KernelError(describe("unload", E.EWOULDBLOCK, name), E.EWOULDBLOCK)
         del self.modules[name]
 
     def set_ftrace(self, enabled: bool) -> None:
@@ -322,6 +324,17 @@ class SimState:
             kept = [f for f in thread.stack if self._base(frame_function(f), names) not in patched]
             if kept != thread.stack:
                 thread.stack = kept
+                self.dirty.add(thread.tid)
+                count += 1
+        self.settle()
+        return count
+
+    def call(self, tids: Sequence[int], frames: Sequence[str]) -> int:
+        """Threads (pids or tids) call into ``frames`` (outermost first) and sleep there."""
+        count = 0
+        for thread in self.threads.values():
+            if thread.tid in tids or thread.pid in tids:
+                thread.stack = [*reversed(frames), *thread.stack]
                 self.dirty.add(thread.tid)
                 count += 1
         self.settle()
