@@ -380,3 +380,28 @@ def test_a_hostile_log_in_the_state_file_is_one_line_error(tmp_path, build_ko):
         "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1
     os.unlink(os.path.join(t.k.root, "sys/kernel/.klp-simulator.kmsg"))
     assert run_klp("dmesg", t.k.root, prog="klp-simkernel").stdout == ""  # an older tree
+
+
+def test_klp_simkernel_dynamic_debug_and_call(tmp_path, build_ko):
+    root = str(tmp_path / "k")
+    SimulatedKernel.create(root, parse_scenario(
+        f"kernel: {{release: 6.1.0-26-default, vermagic: '{VERMAGIC}'}}\n"
+        "processes:\n  - {pid: 40, comm: reader, stack: [do_wait]}\n"))
+
+    def simkernel(*args: str):
+        return run_klp(*args, prog="klp-simkernel")
+
+    assert simkernel("dynamic-debug", root, "on").returncode == 0
+    assert simkernel("call", root, "40", "vfs_read", "cmdline_proc_show").stdout == \
+        "1 threads called in\n"
+    assert simkernel("load", root, build_ko(LP, ["livepatch_cmdline_proc_show"], objects=CMDLINE,
+                                            replace=False)).returncode == 0
+    assert run_klp("--root", root, "status").stdout == "in_progress\n"  # 40 sleeps in it
+    assert simkernel("dmesg", root).stdout.splitlines()[-2:] == [
+        f"livepatch: '{LP}': initializing patching transition",
+        f"livepatch: '{LP}': starting patching transition"]
+    assert simkernel("dynamic-debug", root, "off").returncode == 0
+    assert simkernel("release", root, "40").returncode == 0
+    assert simkernel("dmesg", root).stdout.splitlines()[-1] == f"livepatch: '{LP}': patching complete"
+    bad = simkernel("call", root, "40", "evil\nframe")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1
