@@ -15,7 +15,7 @@ def test_demo_scenario_parses():
     assert s.threads[4245].comm == "memdb-stats" and s.threads[4245].pid == 4242
     assert s.threads[4242].cmdline == ["/opt/memdb/bin/memdb", "--config", "/etc/memdb.conf"]
     assert s.threads[5001].wakes_on_signal is True
-    assert s.features == ["replace", "stack_order", "patched"]
+    assert s.features == ["replace", "stack_order"]
 
 
 def test_preloaded_patches():

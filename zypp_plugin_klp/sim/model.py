@@ -23,7 +23,7 @@ from ..core.kernel_text import frame_function
 from ..core.transition import PATCHED, UNDEFINED, UNPATCHED
 
 SIGNAL_AFTER = 15.0
-FEATURES = ("replace", "stack_order", "patched", "signal")  # sysfs files 6.1 lacks
+FEATURES = ("replace", "stack_order", "signal")  # sysfs files of other kernels: 6.1 has none
 VMLINUX = "vmlinux"
 LOAD_FAILURES = ("pre_patch", "klp_state")  # what a scenario can make a module's load fail with
 # printk levels (a /dev/kmsg record's priority for the kernel facility)
