@@ -122,6 +122,8 @@ def hostile(tmp_path):
 
 
 def test_blocking_text_escapes_what_processes_wrote(hostile, build_ko):
+    """Attack (issue 15, finding 4): escape sequences and a forged line in a blocking process's
+    comm and command line never reach root's terminal through ``klp -v blocking``."""
     hostile.load(build_ko("livepatch_1_1_1"))
     for verbosity in ("-v", "-vv"):
         out = run_klp("--root", hostile.root, verbosity, "blocking").stdout
@@ -135,6 +137,7 @@ def test_blocking_text_escapes_what_processes_wrote(hostile, build_ko):
 
 
 def test_pre_refusal_escapes_the_blocker_name(hostile, build_ko, capsys):
+    """Attack (issue 15, finding 4): the %pre refusal names the blocker escaped, on one line."""
     os.makedirs(os.path.join(hostile.root, "lib/modules", RELEASE))
     hostile.load(build_ko("livepatch_1_1_1"))
     h = hooks.parse(["pre", PKG, "2-1.1", "2", "--root", hostile.root], {})
@@ -144,6 +147,8 @@ def test_pre_refusal_escapes_the_blocker_name(hostile, build_ko, capsys):
 
 
 def test_klp_log_escapes_recorded_text(sim):
+    """Attack (issue 15, finding 4): control characters in a commit record stay escaped in
+    ``klp log`` (one line, no escape sequence)."""
     from zypp_plugin_klp.services import journal
 
     journal.save(sim.root, {"started": "2026-11-25T10:00:00Z", "steps": [

@@ -77,6 +77,8 @@ def build_template(tmp_path, *options, macros=True):
 
 
 def test_template_refuses_to_build_without_the_macros(tmp_path):
+    """Attack (issue 15, finding 3): a build host without macros.klp built a package with no
+    %pre gate, no load and no initrd rebuild, and said nothing; now the build fails."""
     (tmp_path / "livepatch.ko").write_bytes(b"")
     r = build_template(tmp_path, "--nodeps", "--define", "klp_kernel_release 6.1.0-26-default",
                        macros=False)
@@ -92,6 +94,7 @@ def test_template_refuses_to_build_without_a_kernel_release(tmp_path):
 
 
 def test_template_build_requires_the_macros_package(tmp_path):
+    """Attack (issue 15, finding 3): the template names the package that defines its macros."""
     (tmp_path / "livepatch.ko").write_bytes(b"")
     r = build_template(tmp_path, "--define", "klp_kernel_release 6.1.0-26-default")
     assert r.returncode != 0 and "zypp-plugin-klp is needed by" in r.stderr
