@@ -2,7 +2,8 @@
 
 libzypp starts it for each commit and talks frames over stdin/stdout. A commit plugin cannot veto
 a commit (the %pre hook is the gate), so this plugin always answers ACK, never writes anything
-else to stdout, and bounds every wait well inside libzypp's 30 s timeout:
+else to stdout, and answers every message within one deadline set when the message arrives
+(25 s of libzypp's 30 s, see core/waiting.py), which the lock and every wait share:
 
 - COMMITBEGIN with live patch steps for the running kernel: while a transition is in progress,
   wait (``LIVEPATCH_PLUGIN_WAIT``, default 20 s) so the commit does not run into the %pre gate
@@ -37,14 +38,17 @@ class CommitPlugin:
         self.root = root
         self.environ = pipe.environment() if environ is None else dict(environ)
         self.started = time.monotonic()
+        self.arrived = self.started  # when the message being answered arrived (monotonic time)
         self.record: dict[str, Any] = {
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "pid": pipe.pid(),
             "steps": [], "decisions": [], "actions": [], "errors": []}
         self.written = False
 
     # -- protocol ------------------------------------------------------------------------------
-    def handle(self, frame: Frame) -> Frame:
-        """Answer one frame. Never raises: a failure is recorded and the answer is still ACK."""
+    def handle(self, frame: Frame, arrived: float | None = None) -> Frame:
+        """Answer one frame that arrived at ``arrived`` (``time.monotonic()``; now if None) by
+        its deadline (:meth:`until`). Never raises: a failure is recorded and the answer is
+        still ACK."""
         handlers = {"PLUGINBEGIN": None, "COMMITBEGIN": self.commit_begin,
                     "COMMITEND": self.commit_end, "PLUGINEND": self.finish,
                     "_DISCONNECT": self.finish}
@@ -52,11 +56,18 @@ class CommitPlugin:
             return Frame("_ENOMETHOD")
         handler = handlers[frame.command]
         if handler is not None:
+            self.arrived = time.monotonic() if arrived is None else arrived
             try:
                 handler(frame)
             except Exception as exc:  # noqa: BLE001 - the plugin must never break a commit
                 self.record["errors"].append(f"{frame.command}: {type(exc).__name__}: {exc}")
         return Frame("ACK")
+
+    def until(self) -> float:
+        """The deadline of the message being answered: the lock and every wait share it."""
+        from .core.waiting import answer_budget  # only commits with live patch steps get here
+
+        return self.arrived + answer_budget(self.environ)
 
     # -- stages --------------------------------------------------------------------------------
     def _steps(self, frame: Frame) -> list[Step]:
@@ -74,7 +85,7 @@ class CommitPlugin:
             from .services import commit
             from .wiring import open_kernel
 
-            commit.before(self.root, open_kernel(self.root), steps, self._decide)
+            commit.before(self.root, open_kernel(self.root), steps, self._decide, self.until())
 
     def commit_end(self, frame: Frame) -> None:
         """Make the outcome right whatever the scriptlets managed: newest patch loaded, notices."""
@@ -85,7 +96,7 @@ class CommitPlugin:
 
             self.record["actions"] += commit.after(
                 self.root, self.environ, steps, self.record["started"], open_kernel(self.root),
-                open_rpmdb(self.root), runner(), self._decide)
+                open_rpmdb(self.root), runner(), self._decide, self.until())
 
     def _decide(self, text: str) -> None:
         self.record["decisions"].append(text)
@@ -121,6 +132,7 @@ def serve(infd: int, outfd: int, plugin: CommitPlugin) -> int:
     reader = FrameReader()
     while True:
         data = pipe.read(infd)
+        arrived = time.monotonic()  # every deadline counts from here: libzypp's clock runs too
         try:
             if not data:
                 reader.close()
@@ -132,9 +144,10 @@ def serve(infd: int, outfd: int, plugin: CommitPlugin) -> int:
             plugin.finish()
             return 0  # out of sync with libzypp: the safest answer is to leave the commit alone
         for frame in frames:
-            reply = plugin.handle(frame)
+            reply = plugin.handle(frame, arrived)
             if not pipe.write(outfd, encode(reply)):
                 return 0
+            arrived = time.monotonic()  # libzypp sends the next frame only after this answer
             if frame.command == "_DISCONNECT":
                 return 0
 

@@ -19,8 +19,10 @@ Decide = Callable[[str], None]
 Runner = Callable[[list[str]], "Result"]
 
 
-def before(root: str, kernel: KernelDriver, steps: Sequence[Step], decide: Decide) -> None:
-    """Note odd steps; wait (bounded) for a running transition before rpm's %pre gate."""
+def before(root: str, kernel: KernelDriver, steps: Sequence[Step], decide: Decide,
+           until: float = float("inf")) -> None:
+    """Note odd steps; wait (bounded, never past ``until``: a ``time.monotonic()`` time) for a
+    running transition before rpm's %pre gate."""
     running = kernel.kernel_release()
     installs = [s for s in steps if s.type in (INSTALL, MULTIVERSION)]
     for step in installs:
@@ -31,21 +33,23 @@ def before(root: str, kernel: KernelDriver, steps: Sequence[Step], decide: Decid
         decide(f"several versions of {name} in one commit: only the newest matters")
     if not any(s.kernel == running for s in installs) or not kernel.in_transition():
         return
-    result = transition.wait(kernel, transition.policy_for("plugin", root, {}))
+    result = transition.wait(kernel, transition.policy_for("plugin", root, {}), until=until)
     decide(f"waited {result.elapsed:.1f}s for the transition of {result.patch}: " +
            ("completed" if result.completed else
             "still in progress, the %pre gate will refuse the new patch"))
 
 
 def after(root: str, environ: dict[str, str], steps: Sequence[Step], started: str,
-          kernel: KernelDriver, rpmdb: Any, run: Runner, decide: Decide) -> list[dict[str, Any]]:
-    """Make the outcome right whatever the scriptlets managed; return the actions taken."""
+          kernel: KernelDriver, rpmdb: Any, run: Runner, decide: Decide,
+          until: float = float("inf")) -> list[dict[str, Any]]:
+    """Make the outcome right whatever the scriptlets managed; return the actions taken. The lock
+    and every wait share the deadline ``until`` (a ``time.monotonic()`` time)."""
     actions: list[dict[str, Any]] = []
     running = kernel.kernel_release()
     installed_names = {s.name for s in steps if s.type in (INSTALL, MULTIVERSION)}
     ours = [s for s in steps if s.type in (INSTALL, MULTIVERSION) and s.kernel == running]
     if ours and not _posttrans_did_it(root, ours, started, decide):
-        actions += _ensure_loaded(root, environ, kernel, rpmdb, running, decide)
+        actions += _ensure_loaded(root, environ, kernel, rpmdb, running, decide, until)
     for step in steps:
         if step.type == ERASE and step.name not in installed_names:
             if step.kernel == running:
@@ -77,7 +81,7 @@ def _posttrans_did_it(root: str, steps: list[Step], started: str, decide: Decide
 
 
 def _ensure_loaded(root: str, environ: dict[str, str], kernel: KernelDriver, rpmdb: Any,
-                   release: str, decide: Decide) -> list[dict[str, Any]]:
+                   release: str, decide: Decide, until: float) -> list[dict[str, Any]]:
     from ..core.sysconfig import mode_warning
     from ..drivers import host
     from .load import BUSY, load_newest, why_not_load
@@ -91,7 +95,7 @@ def _ensure_loaded(root: str, environ: dict[str, str], kernel: KernelDriver, rpm
         return []
     wait = transition.policy_for("plugin", root, {})
     outcome = load_newest(root, kernel, rpmdb, release, wait.timeout, wait.interval, on_wait=decide,
-                          lock=wait.lock)
+                          lock=wait.lock, until=until)
     if outcome.result == BUSY:
         decide(outcome.message)
     return [{"load": outcome.result, "message": outcome.message}]

@@ -118,17 +118,18 @@ def load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
                 wait: float = DEFAULTS["scriptlet"].timeout,
                 interval: float = DEFAULTS["scriptlet"].interval,
                 on_wait: Optional[Callable[[str], None]] = None,
-                lock: float = DEFAULTS["scriptlet"].lock) -> Outcome:
+                lock: float = DEFAULTS["scriptlet"].lock, until: float = float("inf")) -> Outcome:
     """Load the newest installed ``kernel-livepatch-<release>`` patch unless it is active.
 
     Waits up to ``wait`` seconds for a running transition before loading and for the new one
     after. The outcome is recorded atomically in ``/var/lib/klp/last-load.json``, except BUSY:
     when another process holds the lock for ``lock`` seconds, nothing is done or recorded (the
-    holder is loading and records its own outcome).
+    holder is loading and records its own outcome). ``until`` (a ``time.monotonic()`` time) is
+    a deadline shared by the lock and both waits: each takes only what is left of it.
     """
     try:
-        with host.Lock(root, on_wait, deadline=lock):
-            outcome = _load_newest(root, kernel, rpmdb, release, wait, interval)
+        with host.Lock(root, on_wait, deadline=min(lock, until - time.monotonic())):
+            outcome = _load_newest(root, kernel, rpmdb, release, wait, interval, until)
     except host.LockBusyError as exc:
         return Outcome(BUSY, f"{exc}; leaving the load to it")
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -142,20 +143,20 @@ def load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
 
 
 def _load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
-                 wait: float, interval: float) -> Outcome:
+                 wait: float, interval: float, until: float) -> Outcome:
     try:
         module = newest_verified(root, rpmdb, release)
     except Unavailable as exc:
         return Outcome(exc.result, str(exc), package=exc.package, refused=exc.refused)
     try:
         return _load_verified(root, kernel, module.fd, module.rel_path, module.package, wait,
-                              interval)
+                              interval, until)
     finally:
         host.close(module.fd)
 
 
 def _load_verified(root: str, kernel: KernelDriver, fd: int, rel_path: str, package: object,
-                   wait: float, interval: float) -> Outcome:
+                   wait: float, interval: float, until: float) -> Outcome:
     """The rest of :func:`load_newest`, loading from the verified descriptor."""
     nvra = package.nvra  # type: ignore[attr-defined]
     try:
@@ -167,13 +168,13 @@ def _load_verified(root: str, kernel: KernelDriver, fd: int, rel_path: str, pack
     if mine is not None and mine.enabled == 1 and mine.transition != 1:
         return Outcome(ACTIVE, f"{module} ({nvra}) is already active", module, nvra)
     if mine is not None and mine.enabled == 1:  # ours, still in transition: wait, do not reload
-        return _settle(kernel, wait, interval, module, nvra)
+        return _settle(kernel, wait, interval, until, module, nvra)
     if tr.transitioning_patch(current.values()) is not None:
-        done = transition.wait(kernel, WaitPolicy(wait, interval))
+        done = transition.wait(kernel, WaitPolicy(wait, interval), until=until)
         if not done.completed:
             return Outcome(FAILED, f"the transition of {done.patch} did not finish within "
-                                   f"{wait:g}s; {module} was not loaded (see 'klp blocking -v')",
-                           module, nvra)
+                                   f"{_seconds(done.elapsed, wait)}; {module} was not loaded "
+                                   "(see 'klp blocking -v')", module, nvra)
         mine = kernel.patch(module)
         if mine is not None and mine.enabled == 1:
             return Outcome(ACTIVE, f"{module} ({nvra}) is active", module, nvra)
@@ -183,13 +184,21 @@ def _load_verified(root: str, kernel: KernelDriver, fd: int, rel_path: str, pack
         kernel.load_fd(fd, rel_path)
     except KlpError as exc:
         return Outcome(FAILED, f"cannot load {module} ({nvra}): {exc}", module, nvra)
-    return _settle(kernel, wait, interval, module, nvra, loaded_now=True)
+    return _settle(kernel, wait, interval, until, module, nvra, loaded_now=True)
 
 
-def _settle(kernel: KernelDriver, wait: float, interval: float, module: str, nvra: str,
-            loaded_now: bool = False) -> Outcome:
+def _settle(kernel: KernelDriver, wait: float, interval: float, until: float, module: str,
+            nvra: str, loaded_now: bool = False) -> Outcome:
     """Wait for ``module``'s own transition: LOADED once it completes, else IN_PROGRESS."""
-    if transition.wait(kernel, WaitPolicy(wait, interval)).completed:
+    done = transition.wait(kernel, WaitPolicy(wait, interval), until=until)
+    if done.completed:
         return Outcome(LOADED, f"{module} ({nvra}) is active", module, nvra, loaded_now)
     return Outcome(IN_PROGRESS, f"{module} ({nvra}) is loaded; its transition is still in progress "
-                                f"after {wait:g}s (see 'klp blocking -v')", module, nvra, loaded_now)
+                                f"after {_seconds(done.elapsed, wait)} (see 'klp blocking -v')",
+                   module, nvra, loaded_now)
+
+
+def _seconds(elapsed: float, wait: float) -> str:
+    """How long a wait that gave up lasted: its configured length, unless a shared deadline cut
+    it short (then what it really got)."""
+    return f"{wait:g}s" if elapsed >= wait else f"{elapsed:.1f}s (the rest of its deadline)"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ..core import transition as tr
 from ..core.reports import WalkStats
-from ..core.waiting import DONE, GIVE_UP, SIGNAL, WaitPolicy, WaitResult, policy, step
+from ..core.waiting import DONE, GIVE_UP, SIGNAL, WaitPolicy, WaitResult, policy, step, within
 from ..drivers import host
 from ..drivers.kernel import KernelDriver
 
@@ -21,12 +21,14 @@ def policy_for(waiter: str, root: str, environ: dict[str, str]) -> WaitPolicy:
 
 
 def wait(kernel: KernelDriver, policy: WaitPolicy, progress: Progress | None = None,
-         clock: Callable[[], float] = time.monotonic) -> WaitResult:
-    """Wait until no patch is in transition, as ``policy`` says.
+         clock: Callable[[], float] = time.monotonic, until: float = float("inf")) -> WaitResult:
+    """Wait until no patch is in transition, as ``policy`` says, and never past ``until`` (a
+    ``clock`` time: the deadline this wait shares with others, e.g. one plugin answer's).
 
     ``progress(patch, switched, total, elapsed)`` is called before each pause.
     """
     start = clock()
+    policy = within(policy, until - start)
     last: str | None = None
     signalled = False
     while True:
