@@ -305,6 +305,103 @@ def test_commit_end_with_the_lock_held_answers_in_time_and_leaves_the_load(root,
     assert sysfs.read_patches(root) == []  # the holder does the load, not the plugin
 
 
+SERVE = ("import sys; from zypp_plugin_klp import plugin; "
+         "sys.exit(plugin.serve(0, 1, plugin.CommitPlugin(sys.argv[1])))")
+
+
+def _answer(proc, reader, command, payload=b""):
+    """Send one frame to the plugin process, read its one reply: (reply command, seconds)."""
+    sent = time.monotonic()
+    proc.stdin.write(command.encode() + b"\n\n" + payload + b"\0")
+    proc.stdin.flush()
+    while True:
+        data = os.read(proc.stdout.fileno(), 4096)
+        assert data, f"the plugin closed its output instead of answering {command}"
+        replies = reader.feed(data)
+        if replies:
+            (reply,) = replies
+            return reply.command, time.monotonic() - sent
+
+
+def _opened(pid, path):
+    """Whether process ``pid`` has ``path`` open (it has reached the lock)."""
+    fds = f"/proc/{pid}/fd"
+    for fd in os.listdir(fds):
+        try:
+            if os.readlink(os.path.join(fds, fd)) == path:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_one_answer_shares_one_deadline_between_the_lock_and_every_wait(root, sim, build_ko,
+                                                                          tmp_path):
+    """Issue 15, finding 6 (the worst case): another process holds /run/klp/lock for a while and
+    another patch's transition never finishes, with the longest wait the settings allow
+    (LIVEPATCH_PLUGIN_WAIT=25, the cap). Lock wait + wait before loading used to add up past
+    libzypp's limit (2 + 25 s here; up to 3 + 25 + 25 s with the new patch's own wait). One
+    deadline per message: the plugin process answers COMMITEND with ACK inside libzypp's
+    limit, set small through libzypp's own variable (ZYPP_PLUGIN_RECEIVE_TIMEOUT=6: a 5 s
+    budget), and records that the wait got only what the lock left."""
+    import re
+    import subprocess
+    import sys
+
+    from zypp_plugin_klp.paths import LOCK_DIR
+
+    hold = 2.0  # the holder keeps the lock this long once the plugin waits for it (the attack)
+    with open(os.path.join(root, "etc/sysconfig/livepatching"), "w") as handle:
+        handle.write("LIVEPATCH_PLUGIN_WAIT=25\n")
+    sim.load(build_ko("livepatch_1_1_1"))  # memdb-stats holds this transition for good
+    rpm_install(root, build_livepatch_rpm(tmp_path, build_ko("livepatch_2_1_1"), "2"))
+    lock = os.path.join(root, LOCK_DIR, "lock")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, os.path.dirname(lock)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, root], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "ZYPP_PLUGIN_RECEIVE_TIMEOUT": "6"})
+    try:
+        assert holder.stdout.readline() == "held\n"
+        reader = FrameReader()
+        assert _answer(proc, reader, "PLUGINBEGIN")[0] == "ACK"
+
+        def release_after_hold():
+            while not _opened(proc.pid, lock) and proc.poll() is None:
+                time.sleep(0.01)
+            time.sleep(hold)
+            holder.stdin.close()
+
+        releaser = threading.Thread(target=release_after_hold)
+        releaser.start()
+        reply, seconds = _answer(proc, reader, "COMMITEND", body("+", "2", "ok"))
+        releaser.join()
+        assert reply == "ACK"
+        assert seconds < 6  # libzypp's limit in this test; without the deadline about 27 s
+        for command in ("PLUGINEND", "_DISCONNECT"):
+            assert _answer(proc, reader, command)[0] == "ACK"
+        assert proc.wait(timeout=30) == 0
+        assert b"Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if not holder.stdin.closed:
+            holder.stdin.close()
+        holder.wait(timeout=60)
+    (entry,) = journal.read(root)
+    record = entry.record
+    assert f"waiting for process {holder.pid}, which holds {LOCK_DIR}/lock" in record["decisions"]
+    (action,) = record["actions"]
+    assert action["load"] == "failed", action
+    waited = re.fullmatch(r"the transition of livepatch_1_1_1 did not finish within (\d+\.\d)s "
+                          r"\(the rest of its deadline\); livepatch_2_1_1 was not loaded "
+                          r"\(see 'klp blocking -v'\)", action["message"])
+    assert waited, action["message"]
+    assert float(waited[1]) <= 5.0 - hold + 0.1  # the budget minus what the lock took
+    assert [p.name for p in sysfs.read_patches(root)] == ["livepatch_1_1_1"]
+
+
 @pytest.mark.parametrize("setup, reason", [
     ("nolivepatch", "this kernel has no live patching support"),
     ("never", "LIVEPATCH_KERNEL=never"),
