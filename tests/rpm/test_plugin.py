@@ -121,6 +121,23 @@ def test_commit_begin_waits_bounded_for_a_held_transition(root, sim, build_ko):
     assert decision.endswith("still in progress, the %pre gate will refuse the new patch")
 
 
+def test_commit_begin_wait_stops_at_the_answer_deadline(root, sim, build_ko):
+    """LIVEPATCH_PLUGIN_WAIT=25 and a transition that never finishes, with libzypp's limit at 3 s
+    (ZYPP_PLUGIN_TIMEOUT): the wait before the commit ends at the 2.5 s answer deadline."""
+    import re
+
+    sim.load(build_ko("livepatch_1_1_1"))
+    with open(os.path.join(root, "etc/sysconfig/livepatching"), "w") as handle:
+        handle.write("LIVEPATCH_PLUGIN_WAIT=25\n")
+    replies, record, elapsed = converse(root, conversation(("COMMITBEGIN", body("+", "2"))),
+                                        {"ZYPP_PLUGIN_TIMEOUT": "3"})
+    assert replies == ["ACK"] * 4 and elapsed < 3
+    (decision,) = record["decisions"]
+    waited = float(re.match(r"waited (\d+\.\d)s for the transition of livepatch_1_1_1: still in "
+                            r"progress", decision)[1])
+    assert 2.0 <= waited <= 2.5
+
+
 def test_commit_begin_wait_ends_when_the_task_is_released(root, sim, build_ko, mocker):
     """The task is released while the plugin is inside its wait (at its first pause, not after a
     fixed sleep): the wait ends with the transition, long before the configured 20 s."""

@@ -43,3 +43,30 @@ def test_every_wait_a_setting_can_stretch_is_capped_and_every_lock_wait_has_a_de
             assert default.cap is not None and default.cap < float("inf"), name
     assert 0 < policy("plugin", {}, {}).lock + policy("plugin", {}, {}).cap <= 30.0
     assert policy("scriptlet", {}, {}).lock < float("inf")
+
+
+def test_the_plugin_answer_budget_follows_libzypps_timeout_as_libzypp_reads_it():
+    """25 s of libzypp's default 30 s; libzypp's variables are parsed like its strtol(s, 0, 0),
+    the receive timeout first, and only positive values count."""
+    from zypp_plugin_klp.core.waiting import answer_budget
+
+    assert answer_budget({}) == 25.0
+    assert answer_budget({"ZYPP_PLUGIN_TIMEOUT": "6"}) == 5.0
+    assert answer_budget({"ZYPP_PLUGIN_RECEIVE_TIMEOUT": "12", "ZYPP_PLUGIN_TIMEOUT": "6"}) == 10.0
+    assert answer_budget({"ZYPP_PLUGIN_RECEIVE_TIMEOUT": "0", "ZYPP_PLUGIN_TIMEOUT": "6"}) == 5.0
+    assert answer_budget({"ZYPP_PLUGIN_TIMEOUT": "-6"}) == 25.0
+    assert answer_budget({"ZYPP_PLUGIN_TIMEOUT": "banana"}) == 25.0
+    assert answer_budget({"ZYPP_PLUGIN_TIMEOUT": " 12s"}) == 10.0    # strtol stops at the 's'
+    assert answer_budget({"ZYPP_PLUGIN_TIMEOUT": "014"}) == 10.0     # octal, as strtol's base 0
+    assert answer_budget({"ZYPP_PLUGIN_TIMEOUT": "0x18"}) == 20.0    # hex
+    assert answer_budget({"ZYPP_PLUGIN_TIMEOUT": "0xg"}) == 25.0     # "0": not positive
+
+
+def test_a_shared_deadline_only_ever_shortens_a_wait():
+    from zypp_plugin_klp.core.waiting import within
+
+    p = WaitPolicy(timeout=20.0, interval=0.5, cap=25.0)
+    assert within(p, 30.0) == p
+    assert within(p, 3.5) == WaitPolicy(timeout=3.5, interval=0.5, cap=25.0)
+    assert within(p, -1.0).timeout == 0.0
+    assert step(within(p, 3.5), 3.5, True, False) == (GIVE_UP, 0.0)
