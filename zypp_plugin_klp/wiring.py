@@ -52,7 +52,8 @@ def runner() -> Callable[[list[str]], Result]:
     return run
 
 
-def interactive_runner() -> Callable[[Sequence[str], bool], int]:
+def interactive_runner() -> Callable[[Sequence[str], bool, dict[str, str] | None, Sequence[int]],
+                                      int]:
     """Runs a command attached to the terminal (zypper asking its own questions)."""
     from .drivers.runner import run_interactive
 

@@ -98,6 +98,54 @@ def test_upgrade_and_update_command(mock):
     assert "update: none (newest installed)" in klp(mock, "-vv", "patches").stdout
 
 
+def _host_file(path):
+    """What ``path`` on this machine looks like (None: absent)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def test_update_with_root_logs_into_that_root_never_the_hosts_log(mock, tmp_path):
+    """``klp --root R update`` runs ``zypper --root R``, which wrote this machine's
+    /var/log/zypper.log (and took /run/zypp.pid) unless ZYPP_LOGFILE was set: now its log goes
+    to R/var/log/zypper.log (R/var/log made if missing) and its lock into R; a symlink planted
+    at R's log is refused, not written through."""
+    import shutil
+    import sys
+
+    r = zypper(mock, "in", f"{PKG}=1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    mock.kernel.release()
+    shutil.rmtree(os.path.join(mock.root, "var/log"))
+    host = {path: _host_file(path) for path in ("/var/log/zypper.log", "/run/zypp.pid")}
+    # klp from outside the root, in an environment without zypper's variables (as an
+    # administrator's shell has; the mock root's helper sets them for its own zypper runs)
+    bare = ("env", "-u", "ZYPP_LOGFILE", "-u", "ZYPP_LOCKFILE_ROOT", sys.executable, "-m",
+            "zypp_plugin_klp.cli.klp", "--root", mock.root)
+    r = mock.run(*bare, "update", "-n")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"{PKG}-3-1.1" in mock.installed()
+    log = os.path.join(mock.root, "var/log/zypper.log")
+    with open(log, errors="replace") as handle:
+        text = handle.read()
+    assert f"{PKG}" in text and "3-1.1" in text  # this very install was logged in the root
+    assert os.stat(os.path.join(mock.root, "var/log")).st_mode & 0o777 == 0o755
+    assert {path: _host_file(path) for path in host} == host
+
+    target = tmp_path / "not-a-log"
+    target.write_text("untouched\n")
+    os.unlink(log)
+    os.symlink(str(target), log)
+    r = mock.run(*bare, "downgrade", "-n")
+    assert (r.returncode, r.stderr.splitlines()[-1]) == \
+        (1, "klp: cannot open var/log/zypper.log: it is a symlink"), r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and target.read_text() == "untouched\n"
+    assert f"{PKG}-3-1.1" in mock.installed() and f"{PKG}-1-1.1" not in mock.installed()
+    assert {path: _host_file(path) for path in host} == host
+
+
 def test_downgrade(mock):
     zypper(mock, "in", PKG, check=True)
     mock.kernel.release()  # memdb-stats leaves cmdline_proc_show: v3's transition completes

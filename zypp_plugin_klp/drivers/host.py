@@ -320,8 +320,32 @@ def open_file(root: str, relpath: str) -> tuple[int, os.stat_result]:
         raise
 
 
+def open_log(root: str, relpath: str, mode: int = 0o640) -> int:
+    """Open the log file ``root/relpath`` for appending (created with ``mode``, its directories
+    too), following no symlink in any component; HostFileError if it is not a regular file.
+    The descriptor is for another program to write through (close it with :func:`close`)."""
+    *dirs, name = _split(relpath)
+    try:
+        dfd = _open_dir(root, dirs, create=True)
+    except OSError as exc:
+        raise HostFileError(f"cannot open {relpath}: {exc.strerror or exc}") from None
+    try:  # non-blocking: a FIFO at the log's name must not hang us
+        fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+                     | os.O_CLOEXEC, mode, dir_fd=dfd)
+    except OSError as exc:
+        reason = "it is a symlink" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+        raise HostFileError(f"cannot open {relpath}: {reason}") from None
+    finally:
+        os.close(dfd)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise HostFileError(f"cannot open {relpath}: not a regular file")
+    os.set_blocking(fd, True)
+    return fd
+
+
 def close(fd: int) -> None:
-    """Close a descriptor returned by :func:`open_file`."""
+    """Close a descriptor returned by :func:`open_file` or :func:`open_log`."""
     os.close(fd)
 
 

@@ -48,16 +48,18 @@ def run(argv: Sequence[str], timeout: float = 600.0, env: Optional[Dict[str, str
     return Result(argv, proc.returncode, proc.stdout.decode("utf-8", "replace"))
 
 
-def run_interactive(argv: Sequence[str], output_to_stderr: bool = False) -> int:
+def run_interactive(argv: Sequence[str], output_to_stderr: bool = False,
+                    env: Optional[Dict[str, str]] = None, pass_fds: Sequence[int] = ()) -> int:
     """Run ``argv`` attached to this terminal (zypper asking its own questions); its exit status.
-    With ``output_to_stderr`` its standard output goes to our stderr (stdout carries JSON).
+    With ``output_to_stderr`` its standard output goes to our stderr (stdout carries JSON);
+    ``env`` replaces the environment, ``pass_fds`` stay open in the child.
 
     What this process printed so far is flushed first: on a pipe it would otherwise come out
     after everything the child printed."""
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        return subprocess.run(list(argv), check=False,
-                              stdout=2 if output_to_stderr else None).returncode
+        return subprocess.run(list(argv), check=False, stdout=2 if output_to_stderr else None,
+                              env=env, pass_fds=tuple(pass_fds)).returncode
     except OSError as exc:
         raise RunError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None

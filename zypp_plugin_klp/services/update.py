@@ -1,8 +1,9 @@
 """Plan ``klp update`` and ``klp downgrade``: the zypper command that moves a kernel's live patch."""
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
+from ..drivers import host
 from ..drivers.solver import Resolver, Stream
 
 
@@ -57,6 +58,31 @@ def plan_downgrade(resolver: Resolver, release: str, root: str = "/", yes: bool 
                         f"{stream.name}={previous.version_release}"),
                 f"downgrade {stream.name} from {current.evr} to {previous.evr}", stream.name,
                 current.version_release, previous.version_release)
+
+
+ZYPPER_LOG = "var/log/zypper.log"
+
+
+def zypper_environment(root: str, environ: Dict[str, str]) -> Tuple[Optional[Dict[str, str]],
+                                                                    Optional[int]]:
+    """The environment for ``zypper --root ROOT`` and the descriptor it must inherit: zypper's
+    log goes to ROOT/var/log/zypper.log, not the host's /var/log/zypper.log (opened here without
+    following a symlink, handed over as /proc/self/fd/N so zypper cannot be redirected either),
+    and its lock to ROOT/run/zypp.pid, not the host's (as zypper's own shell does for --root).
+    A ZYPP_LOGFILE or ZYPP_LOCKFILE_ROOT the caller set wins. (None, None) for the root /.
+
+    Raises:
+        HostFileError: the log file cannot be opened safely (a symlink, not a regular file...).
+    """
+    if root == "/":
+        return None, None
+    env = dict(environ)
+    env.setdefault("ZYPP_LOCKFILE_ROOT", root)
+    if "ZYPP_LOGFILE" in env:
+        return env, None
+    log = host.open_log(root, ZYPPER_LOG)
+    env["ZYPP_LOGFILE"] = f"/proc/self/fd/{log}"
+    return env, log
 
 
 def installed_now(resolver: Resolver, release: str) -> Optional[str]:

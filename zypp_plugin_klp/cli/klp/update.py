@@ -31,7 +31,8 @@ def change(opts: Values, console: Console, downgrade: bool) -> int:
     import shlex
 
     from ...core.render import change_json
-    from ...services.update import installed_now, plan_downgrade, plan_update
+    from ...drivers import host
+    from ...services.update import installed_now, plan_downgrade, plan_update, zypper_environment
     from ...wiring import interactive_runner, open_kernel, open_resolver
 
     what = "downgrade" if downgrade else "update"
@@ -65,7 +66,12 @@ def change(opts: Values, console: Console, downgrade: bool) -> int:
         console.out(f"{plan.message}:\n  {command}\n")
     if not opts.yes and not console.confirm():
         return answer("cancelled", f"{what} cancelled", EXIT_FAIL)
-    status = interactive_runner()(plan.argv, bool(opts.json))
+    env, log = zypper_environment(opts.root, host.environment())
+    try:
+        status = interactive_runner()(plan.argv, bool(opts.json), env, () if log is None else (log,))
+    finally:
+        if log is not None:
+            host.close(log)
     if status != 0:
         return answer("failed", f"zypper exited {status}; the {what} did not happen", status, status)
     now = installed_now(open_resolver(opts.root), release)
