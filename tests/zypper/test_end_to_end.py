@@ -119,6 +119,9 @@ def test_update_with_root_logs_into_that_root_never_the_hosts_log(mock, tmp_path
     assert r.returncode == 0, r.stdout + r.stderr
     mock.kernel.release()
     shutil.rmtree(os.path.join(mock.root, "var/log"))
+    lock = os.path.join(mock.root, "run/zypp.pid")
+    if os.path.lexists(lock):
+        os.unlink(lock)  # left by the chrooted zypper above
     host = {path: _host_file(path) for path in ("/var/log/zypper.log", "/run/zypp.pid")}
     # klp from outside the root, in an environment without zypper's variables (as an
     # administrator's shell has; the mock root's helper sets them for its own zypper runs)
@@ -132,6 +135,7 @@ def test_update_with_root_logs_into_that_root_never_the_hosts_log(mock, tmp_path
         text = handle.read()
     assert f"{PKG}" in text and "3-1.1" in text  # this very install was logged in the root
     assert os.stat(os.path.join(mock.root, "var/log")).st_mode & 0o777 == 0o755
+    assert os.path.exists(lock)  # libzypp leaves its (empty) lock file where it locked
     assert {path: _host_file(path) for path in host} == host
 
     target = tmp_path / "not-a-log"
