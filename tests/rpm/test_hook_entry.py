@@ -162,6 +162,27 @@ processes:
     assert hooks.main(["pre", PKG, "10-1.1", "2", "--root", sim.root]) == 0
 
 
+@pytest.mark.parametrize("hidden, blockers", [
+    (("proc/4242/comm", "proc/4242/task/4242/comm", "proc/4242/task/4245/comm"), "4242 (?)"),
+    (("proc/4242",), "no task found yet"),
+], ids=["comm-unreadable", "task-gone"])
+def test_the_gate_refuses_even_when_it_cannot_name_the_blocker(sim, build_ko, clean_env, capsys,
+                                                               hidden, blockers):
+    """/proc is hostile input: the blocking task's name is unreadable, or the task has just gone
+    from /proc while the kernel still reports the transition. The gate still refuses."""
+    import shutil
+
+    os.makedirs(os.path.join(sim.root, "etc/sysconfig"))
+    sim.load(build_ko("livepatch_1_1_1"))
+    for relpath in hidden:
+        path = os.path.join(sim.root, relpath)
+        shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
+    assert hooks.main(["pre", PKG, "2-1.1", "2", "--root", sim.root]) == 1
+    assert capsys.readouterr().err == (
+        f"klp: cannot install {PKG}-2-1.1: the live patch transition of livepatch_1_1_1 is still in "
+        f"progress, blocked by PID {blockers}; run 'klp wait' or 'klp blocking -v' and try again\n")
+
+
 def test_posttrans_flags_the_initrd_itself_when_post_did_not(root, tmp_path, build_ko, clean_env):
     """%post's flag lost (killed, disk full): %posttrans flags the initrd again once it loaded."""
     install(root, tmp_path, build_ko, "1")

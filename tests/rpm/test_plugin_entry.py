@@ -92,8 +92,9 @@ def test_syslog_gets_what_klp_log_shows_even_when_the_record_cannot_be_written(r
     replies, record, _ = converse(root, conversation(("COMMITEND", body("-", "1", "ok"))))
     assert replies == ["ACK"] * 4
     (line,) = run_klp("--root", root, "log").stdout.splitlines()
-    ident, *rest = openlog.call_args.args
-    assert ident == "zypp-plugin-klp" and syslog.LOG_DAEMON in rest + [openlog.call_args.kwargs.get("facility")]
+    opened = dict(zip(("ident", "logoption", "facility"), openlog.call_args.args),
+                  **openlog.call_args.kwargs)
+    assert (opened["ident"], opened.get("facility")) == ("zypp-plugin-klp", syslog.LOG_DAEMON), opened
     assert log.call_args.args == (syslog.LOG_INFO, line)
     # the journal directory is not a directory: the record is lost, syslog still says why
     records = os.path.join(root, RECORDS)
