@@ -58,20 +58,35 @@ patches:
 
 
 @pytest.fixture
-def release_at_first_pause(mocker, sim):
-    """The blocking tasks return from the patched functions while a wait is in progress (at its
-    first pause, not after a fixed sleep); the list counts the pauses."""
+def at_pause(mocker):
+    """Run ``action`` at the ``n``-th pause of a wait (not after a fixed sleep); the list it returns
+    collects the seconds of every pause."""
     pauses = []
     real_pause = SimulatedKernel.pause
 
-    def pause(self, seconds):
-        if not pauses:
-            sim.release()
-        pauses.append(seconds)
-        real_pause(self, seconds)
+    def arm(action, n=1):
+        def pause(self, seconds):
+            pauses.append(seconds)
+            if len(pauses) == n:
+                action()
+            real_pause(self, seconds)
 
-    mocker.patch.object(SimulatedKernel, "pause", pause)
-    return pauses
+        mocker.patch.object(SimulatedKernel, "pause", pause)
+        return pauses
+
+    return arm
+
+
+@pytest.fixture
+def release_at_first_pause(at_pause, sim):
+    """The blocking tasks return from the patched functions at the wait's first pause."""
+    return at_pause(sim.release)
+
+
+def looked_often_enough(pauses):
+    from zypp_plugin_klp.core.waiting import DEFAULTS
+
+    return pauses and max(pauses) <= DEFAULTS["scriptlet"].interval
 
 
 def test_nothing_installed_is_recorded_as_nothing(root, monkeypatch, capsys):
@@ -107,7 +122,7 @@ def test_a_second_posttrans_during_its_own_transition_loads_nothing_new(root, tm
     assert posttrans(root, "1", 0, monkeypatch) == 0
     flagged = len(initrd_log(tmp_path))
     assert posttrans(root, "1", 30, monkeypatch) == 0
-    assert release_at_first_pause  # it did wait
+    assert looked_often_enough(release_at_first_pause)  # it did wait, looking every interval
     assert last_load(root)[:3] == ("loaded", "livepatch_1_1_1", nvra("1"))
     assert len(initrd_log(tmp_path)) == flagged
     assert sysfs.loaded_livepatch_modules(root) == ["livepatch_1_1_1"]
@@ -131,13 +146,40 @@ def test_another_transition_that_does_not_finish_keeps_the_new_patch_out(root, t
 
 @pytest.mark.parametrize("direction", ["patch", "unpatch"])
 def test_another_transition_that_finishes_during_the_wait_lets_the_new_patch_in(
-        root, tmp_path, build_ko, sim, monkeypatch, release_at_first_pause, direction):
+        root, tmp_path, build_ko, sim, monkeypatch, at_pause, direction):
+    """Version 1's transition ends only at the wait's second look: %posttrans of version 10 waits
+    the whole time (not one interval), then loads 10 and flags its kernel's initrd."""
     hold_version_1(root, sim, tmp_path, build_ko, monkeypatch, direction)
     install(root, tmp_path, build_ko, "10")
+    rebuilt = len(initrd_log(tmp_path))
+    pauses = at_pause(sim.release, n=2)
     assert posttrans(root, "10", 30, monkeypatch) == 0
-    assert release_at_first_pause
+    assert len(pauses) >= 2 and looked_often_enough(pauses)
     assert [(p.name, p.enabled) for p in sysfs.read_patches(root)][-1] == ("livepatch_10_1_1", True)
     assert last_load(root)[:3] in {(r, "livepatch_10_1_1", nvra("10")) for r in ("loaded", "in_progress")}
+    assert initrd_log(tmp_path)[rebuilt:] == [f"-f --kver {RELEASE}"]
+
+
+def test_a_patch_loaded_by_hand_during_the_wait_is_not_loaded_again(root, tmp_path, build_ko, sim,
+                                                                    monkeypatch, at_pause, capsys):
+    """While %posttrans of version 10 waits for version 1's transition, the administrator loads
+    version 10's module by hand (insmod) as soon as the tasks move on: %posttrans finds it active
+    and neither unloads nor loads it again."""
+    hold_version_1(root, sim, tmp_path, build_ko, monkeypatch, "patch")
+    install(root, tmp_path, build_ko, "10")
+    by_hand = os.path.join(root, "lib/modules", RELEASE, "livepatch/livepatch-10-1.1.ko")
+
+    def insmod():  # once version 1's transition is done (the kernel refuses a load before)
+        sim.release()
+        sim.load(by_hand)
+
+    at_pause(insmod)
+    capsys.readouterr()
+    assert posttrans(root, "10", 30, monkeypatch) == 0
+    assert f"klp: livepatch_10_1_1 ({nvra('10')}) is active" in capsys.readouterr().err.splitlines()
+    assert last_load(root) == ("active", "livepatch_10_1_1", nvra("10"),
+                               f"livepatch_10_1_1 ({nvra('10')}) is active")
+    assert [(p.name, p.enabled) for p in sysfs.read_patches(root)] == [("livepatch_10_1_1", True)]
 
 
 def test_its_own_patch_being_disabled_is_waited_for_then_loaded_again(root, tmp_path, build_ko, sim,
@@ -147,7 +189,7 @@ def test_its_own_patch_being_disabled_is_waited_for_then_loaded_again(root, tmp_
     completes during the wait, the module is unloaded and loaded again."""
     hold_version_1(root, sim, tmp_path, build_ko, monkeypatch, "unpatch")
     assert posttrans(root, "1", 30, monkeypatch) == 0
-    assert release_at_first_pause
+    assert looked_often_enough(release_at_first_pause)
     assert [(p.name, p.enabled) for p in sysfs.read_patches(root)] == [("livepatch_1_1_1", True)]
     assert sysfs.loaded_livepatch_modules(root) == ["livepatch_1_1_1"]
     assert last_load(root)[:3] == ("loaded", "livepatch_1_1_1", nvra("1"))
@@ -182,3 +224,6 @@ def test_a_module_that_may_not_be_loaded_is_recorded_with_its_package(root, tmp_
     result, module, package, now = last_load(root)
     assert (result, module, package) == ("failed", None, nvra("1")), now
     assert sysfs.loaded_livepatch_modules(root) == []
+    if damage == "tampered":  # the refused file must not go into the initrd either
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            f"klp: warning: not regenerating the initrd of {RELEASE}: its live patch module was refused")
