@@ -89,10 +89,23 @@ def looked_often_enough(pauses):
     return pauses and max(pauses) <= DEFAULTS["scriptlet"].interval
 
 
-def test_nothing_installed_is_recorded_as_nothing(root, monkeypatch, capsys):
-    assert posttrans(root, "1", 0, monkeypatch) == 0
+def test_nothing_installed_is_recorded_as_nothing_with_the_time_in_utc(root, monkeypatch, capsys):
+    import calendar
+    import time
+
+    monkeypatch.setenv("TZ", "America/St_Johns")  # 3.5 hours behind UTC
+    time.tzset()
+    before = int(time.time())
+    try:
+        assert posttrans(root, "1", 0, monkeypatch) == 0
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    after = time.time()
     assert capsys.readouterr().err == f"klp: no live patch is installed for kernel {RELEASE}\n"
     assert last_load(root)[:3] == ("nothing", None, None)
+    when = json.loads(run_klp("--root", root, "status", "--json").stdout)["last_load"]["time"]
+    assert before <= calendar.timegm(time.strptime(when, "%Y-%m-%dT%H:%M:%SZ")) <= after, when
 
 
 def test_each_outcome_names_its_module_and_package_as_it_stands_now(root, tmp_path, build_ko, sim,
