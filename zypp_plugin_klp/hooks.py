@@ -71,8 +71,8 @@ class Hook:
             return 0
         from .core.render import printable
 
-        blockers = ", ".join(sorted({f"{t.pid} ({printable((t.details.comm if t.details else None) or '?')})"
-                                     for t in report.tasks})) \
+        blockers = ", ".join(f"{pid} ({comm})" for pid, comm in sorted(  # by PID, as numbers
+            {(t.pid, printable((t.details.comm if t.details else None) or '?')) for t in report.tasks})) \
             or "no task found yet"
         self.say(f"cannot install {self.nvr}: the live patch transition of {printable(report.patch.name)} is "
                  f"still in progress, blocked by PID {blockers}; run 'klp wait' or 'klp blocking -v' "

@@ -40,9 +40,9 @@ def converse(root, data, environ=None, chunk=7):
     return [f.command for f in decoded], p.record if p.written else None, elapsed
 
 
-def converse_frames(root, data, environ=None, chunk=7):
+def converse_frames(root, data, environ=None, chunk=7, p=None):
     """serve() over real pipes, ``data`` fed ``chunk`` bytes at a time: (every reply frame on the
-    wire, the plugin, seconds)."""
+    wire, the plugin, seconds). ``p``: a plugin started earlier (as when the commit began)."""
     rin, win = os.pipe()
     rout, wout = os.pipe()
 
@@ -54,7 +54,7 @@ def converse_frames(root, data, environ=None, chunk=7):
     writer = threading.Thread(target=feed)
     writer.start()
     started = time.monotonic()
-    p = plugin.CommitPlugin(root, environ or {})
+    p = p or plugin.CommitPlugin(root, environ or {})
     assert plugin.serve(rin, wout, p) == 0
     elapsed = time.monotonic() - started
     writer.join()
