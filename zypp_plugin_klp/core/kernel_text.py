@@ -50,3 +50,20 @@ def frame_function(frame: str) -> str:
 def is_livepatch_taint(raw: str) -> bool:
     """Whether ``/sys/module/<name>/taint`` marks a live patch module (TAINT_LIVEPATCH, ``K``)."""
     return "K" in raw.strip()
+
+
+def parse_boot_id(raw: str) -> str | None:
+    """Parse ``/proc/sys/kernel/random/boot_id`` (a random UUID, new at every boot, printed as
+    ``8-4-4-4-12`` lower-case hex digits and a newline).
+
+    Returns:
+        The UUID, or None for anything else (the file is read as hostile input: a value that is
+        not exactly a UUID must never be compared as one).
+    """
+    text = raw[:-1] if raw.endswith("\n") else raw
+    groups = text.split("-")
+    if len(text) != 36 or [len(g) for g in groups] != [8, 4, 4, 4, 12]:
+        return None
+    if any(c not in "0123456789abcdef" for g in groups for c in g):
+        return None
+    return text

@@ -31,6 +31,10 @@ class KernelDriver(abc.ABC):
         """The running kernel's release (``uname -r``), or "" when unknown."""
 
     @abc.abstractmethod
+    def boot_id(self) -> str | None:
+        """This boot's identity (a UUID, new at every boot), or None when it cannot be read."""
+
+    @abc.abstractmethod
     def livepatch_supported(self) -> bool:
         """Whether the kernel has live patching (its sysfs directory exists)."""
 
@@ -167,6 +171,9 @@ class TreeKernel(KernelDriver):
 
     def kernel_release(self) -> str:
         return sysfs.kernel_release(self.root)
+
+    def boot_id(self) -> str | None:
+        return sysfs.boot_id(self.root)
 
     def livepatch_supported(self) -> bool:
         return os.path.isdir(sysfs.livepatch_dir(self.root))

@@ -203,6 +203,18 @@ def loaded_livepatch_modules(root: str = "/") -> list[str]:
     return sorted(found, key=natural_key)
 
 
+BOOT_ID = "proc/sys/kernel/random/boot_id"
+
+
+def boot_id(root: str = "/") -> str | None:
+    """This boot's identity (``<root>/proc/sys/kernel/random/boot_id``); None when the file is
+    absent or does not hold a UUID."""
+    from ..core.kernel_text import parse_boot_id
+
+    text = read_text(os.path.join(root, BOOT_ID))
+    return None if text is None else parse_boot_id(text)
+
+
 def kernel_release(root: str = "/") -> str:
     """The running kernel's release (``uname -r``) as ``<root>/proc/sys/kernel/osrelease`` says."""
     text = read_text(os.path.join(root, "proc/sys/kernel/osrelease"))

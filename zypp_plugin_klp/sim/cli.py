@@ -14,6 +14,7 @@ examples:
   klp-simkernel advance /tmp/sim 15          # let 15 simulated seconds pass
   klp-simkernel load-target /tmp/sim busymod # patches of busymod apply to it now
   klp-simkernel dmesg /tmp/sim               # what the kernel logged (no timestamps)
+  klp-simkernel reboot /tmp/sim              # new boot id, no modules, /tmp/sim/run emptied
 
 exit status: 0 success, 1 the (simulated) kernel refused or the input is bad, 2 usage error.
 """
@@ -50,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("functions", nargs="+", help="outermost first")
     dmesg = sub.add_parser("dmesg", help="print the kernel log, oldest first, without timestamps")
     dmesg.add_argument("root")
+    reboot = sub.add_parser(
+        "reboot", help="restart the machine: a new boot id, every module unloaded, no transition, "
+                       "ROOT/run emptied like a tmpfs (load what the boot loads yourself)")
+    reboot.add_argument("root")
     release = sub.add_parser("release", help="let tasks return from patched functions")
     release.add_argument("root")
     release.add_argument("ids", nargs="*", type=int, help="pids or tids (default: all)")
@@ -89,6 +94,8 @@ def run(argv: List[str]) -> int:
             print(f"{kernel.call([args.id], args.functions)} threads called in")
         elif args.command == "dmesg":
             sys.stdout.write("".join(line + "\n" for line in kernel.dmesg()))
+        elif args.command == "reboot":
+            print(f"rebooted: boot id {kernel.reboot()}")
         elif args.command == "release":
             print(f"released {kernel.release(args.ids or None)} threads")
     except (KlpError, ValueError) as exc:

@@ -29,6 +29,14 @@ LOCK = SIMULATOR_STATE + ".lock"
 KMSG_BYTES = 64 * 1024  # the kernel log is a ring buffer: older records are dropped beyond this
 SIGNATURE_MARK = b"~Module signature appended~\n"  # how a signed module file ends
 
+BOOT_ID = "proc/sys/kernel/random/boot_id"
+
+
+def _new_boot_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
 
 class _Tree:
     """The simulated tree open as a directory fd; every write walks it component by component.
@@ -146,6 +154,27 @@ class _Tree:
         finally:
             os.close(dfd)
 
+    def empty(self, relpath: str) -> None:
+        """Remove everything inside the directory ``relpath`` (kept itself), if present."""
+        import shutil
+        import stat
+
+        try:
+            dfd = self._walk(relpath.split("/"), False)
+        except FileNotFoundError:
+            return
+        gone = tuple(relpath.split("/"))
+        for key in [k for k in self.opened if k[:len(gone)] == gone and k != gone]:
+            os.close(self.opened.pop(key))
+        try:
+            for name in os.listdir(dfd):
+                if stat.S_ISDIR(os.lstat(name, dir_fd=dfd).st_mode):
+                    shutil.rmtree(name, dir_fd=dfd)
+                else:
+                    os.unlink(name, dir_fd=dfd)
+        finally:
+            os.close(dfd)
+
     def listdir(self, relpath: str) -> list[str]:
         """The entries of the directory ``relpath`` ([] when it is missing)."""
         try:
@@ -219,6 +248,8 @@ class SimulatedKernel(TreeKernel):
         from ..drivers import host
 
         os.makedirs(root, 0o755, exist_ok=True)
+        if not state.boot_id:
+            state.boot_id = _new_boot_id()
         tree = _Tree(root)
         try:
             for sub in ("sys", "proc"):
@@ -228,6 +259,7 @@ class SimulatedKernel(TreeKernel):
             tree.put("proc/sys/kernel/osrelease", state.release + "\n")
             tree.put("proc/sys/kernel/arch", state.arch + "\n")
             tree.put("proc/sys/kernel/ftrace_enabled", f"{int(state.ftrace)}\n")
+            tree.put(BOOT_ID, state.boot_id + "\n", 0o444)
             for thread in state.threads.values():
                 _write_thread(tree, thread, full=True)
             state.dirty.clear()
@@ -339,6 +371,19 @@ class SimulatedKernel(TreeKernel):
         with self._state() as state:
             return state.exit(pid)
 
+    def reboot(self) -> str:
+        """Restart the simulated machine (see SimState.reboot) and empty ``<root>/run`` as a
+        tmpfs would be (never following a symlink); returns the new boot id."""
+        with self._state() as state:
+            state.reboot(_new_boot_id())
+            tree = _Tree(self.root)
+            try:
+                tree.empty("run")
+                tree.put(SIMULATOR_KMSG, "", 0o644)  # dmesg shows this boot's messages only
+            finally:
+                tree.close()
+            return state.boot_id
+
 
 class _Session:
     """The simulated kernel's state under its lock, written back (state first) on leaving."""
@@ -347,6 +392,7 @@ class _Session:
         self.root = root
         self.lock = -1
         self.state: SimState | None = None
+        self.boot = ""
 
     def __enter__(self) -> SimState:
         import fcntl
@@ -376,8 +422,13 @@ class _Session:
                 raise KlpError(f"cannot read the simulated kernel's state in {self.root}: "
                                f"{exc}") from None
             raise
+        # the boot id file is written out on leaving when it changed (or was never drawn)
+        self.boot = state.boot_id
         if doc.get("syncing"):  # the last writer died mid-rewrite: rewrite everything
             state.dirty.update(state.threads)
+            self.boot = ""
+        if not state.boot_id:
+            state.boot_id = _new_boot_id()
         self.state = state
         return state
 
@@ -395,6 +446,8 @@ class _Session:
             host.write_file(self.root, SIMULATOR_STATE,
                             json.dumps({**state.to_dict(), "syncing": True}).encode())
             _sync(self.tree, state)
+            if state.boot_id != self.boot:
+                self.tree.put(BOOT_ID, state.boot_id + "\n", 0o444)
             host.write_file(self.root, SIMULATOR_STATE, json.dumps(state.to_dict()).encode())
         finally:
             os.close(self.lock)

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set
 
 from ..errors import KernelError
 from ..core.errno_text import describe
-from ..core.kernel_text import frame_function
+from ..core.kernel_text import frame_function, parse_boot_id
 from ..core.transition import PATCHED, UNDEFINED, UNPATCHED
 
 SIGNAL_AFTER = 15.0
@@ -112,6 +112,7 @@ class SimState:
     taints: str = ""  # taint flags set so far ("O", "K", "E": each announced once per boot)
     log: List[List[Any]] = field(default_factory=list)  # records not yet in the log file:
     #                                                      [seq, level, microseconds, text]
+    boot_id: str = ""  # /proc/sys/kernel/random/boot_id (the driver draws one: the model is pure)
 
     def __post_init__(self) -> None:
         if not self.vermagic:
@@ -365,6 +366,34 @@ class SimState:
                                     if self._base(frame_function(f), names) not in functions]
         self.settle()
 
+    def reboot(self, boot_id: str) -> None:
+        """The machine restarts with a new ``boot_id``: every module (live patches and the
+        ordinary ones) is gone with its patches and any transition, sysctls are back to their
+        defaults (ftrace on), the clock restarts; the processes come back (same pids), sleeping
+        where they slept, minus frames in replacement code, which no longer exists. Loading what
+        the boot loads (the initrd's live patch, target modules) is the caller's next step."""
+        if parse_boot_id(boot_id) != boot_id:
+            raise KernelError(f"invalid boot id {boot_id!r}", E.EINVAL)
+        names = self._replacements()  # what replacement code was, before the patches go
+        self.boot_id = boot_id
+        self.modules.clear()
+        self.patches.clear()
+        self.targets.clear()
+        self.transition = None
+        self.target = PATCHED
+        self.transition_functions = []
+        self.started = self.clock = 0.0
+        self.signalled = False
+        self.ftrace = True
+        self.taints = ""
+        self.log_seq = 0  # a new boot's log starts afresh (the driver empties the log file)
+        self.log.clear()
+        for thread in self.threads.values():
+            thread.state = UNDEFINED
+            thread.stack = [f for f in thread.stack
+                            if self._base(frame_function(f), names) == frame_function(f)]
+        self.dirty.update(self.threads)
+
     def settle(self) -> None:
         """klp_try_complete_transition(): switch every safe task; finish when all are switched."""
         if self.transition is None:
@@ -531,6 +560,9 @@ def _check_state(threads: List[SimThread], modules: List[SimModule], patches: Li
         bad += [n for obj, funcs in patch.targets().items() for n in [patch.name, obj, *funcs]
                 if not name(n)]
     bad += [t for t in doc.get("targets", []) if not name(t)]
+    boot = doc.get("boot_id", "")
+    if boot != "" and (not isinstance(boot, str) or parse_boot_id(boot) != boot):
+        bad.append(repr(boot))  # written to proc/sys/kernel/random/boot_id: a UUID or nothing
     for t in threads:
         if not (type(t.pid) is int and type(t.tid) is int and t.pid > 0 and t.tid > 0):
             bad.append(repr(t.pid))
