@@ -91,7 +91,9 @@ class Hook:
 
         if self.count != 0:
             return 0  # an upgrade: the new version's scriptlets do the work
-        if remove.after_erase(self.root, self.nvr, self.kernel, open_kernel(self.root).kernel_release()):
+        kernel = open_kernel(self.root)
+        if remove.after_erase(self.root, self.nvr, self.kernel, kernel.kernel_release(),
+                              boot=kernel.boot_id()):
             self.say(f"{self.nvr} removed; the running kernel keeps the live patch until a reboot "
                      "('zypper needs-rebooting' says so)")
         else:

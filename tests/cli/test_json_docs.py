@@ -49,7 +49,8 @@ def held(sim, build_ko):
     LastLoad("in_progress", "livepatch_1_1_1 (p) is loaded", RELEASE, "2026-11-25T09:21:29Z",
              "livepatch_1_1_1", "kernel-livepatch-6_1_0-26-default-1-1.1.x86_64").save(sim.root)
     os.makedirs(os.path.join(sim.root, "lib/modules", RELEASE), exist_ok=True)
-    remove.after_erase(sim.root, "kernel-livepatch-6_1_0-26-default-0-1.1", RELEASE, RELEASE)
+    remove.after_erase(sim.root, "kernel-livepatch-6_1_0-26-default-0-1.1", RELEASE, RELEASE,
+                       boot=sim.boot_id())
     return sim
 
 

@@ -67,7 +67,8 @@ def test_reboot_notice_through_a_hostile_run_directory(tmp_path):
     elsewhere.mkdir()
     os.symlink(elsewhere, root / "run")
     with pytest.raises(host.HostFileError):
-        remove.after_erase(str(root), "kernel-livepatch-x-1-1", "6.1.0-1-default", "6.1.0-1-default")
+        remove.after_erase(str(root), "kernel-livepatch-x-1-1", "6.1.0-1-default", "6.1.0-1-default",
+                           boot=None)
     assert os.listdir(elsewhere) == []
 
 

@@ -185,43 +185,44 @@ def test_an_empty_build_root_variable_is_not_a_build_root(root, tmp_path):
 # -- after an erase -------------------------------------------------------------------------------
 
 PKG = "kernel-livepatch-6_1_0-26-default"
+BOOT = "0b5e4f1c-9a2d-4c61-8e3f-2a7b9c1d0e42"
 
 
 def test_erasing_the_running_kernels_patch_leaves_a_notice_and_the_reboot_flag(root):
     end_of_day = calendar.timegm((2026, 12, 31, 23, 59, 59))
-    notice = remove.after_erase(root, f"{PKG}-12-10.1", KVER, KVER, now=end_of_day)
+    notice = remove.after_erase(root, f"{PKG}-12-10.1", KVER, KVER, now=end_of_day, boot=BOOT)
     assert notice == RebootNotice(
         package=f"{PKG}-12-10.1", kernel=KVER,
         reason=f"live patch package {PKG}-12-10.1 was removed; the running kernel keeps its code "
                "until a reboot",
-        time="2026-12-31T23:59:59Z")
-    assert remove.notices(root) == [notice]
+        time="2026-12-31T23:59:59Z", boot=BOOT)
+    assert remove.notices(root, BOOT) == [notice]
     flag = os.path.join(root, remove.REBOOT_NEEDED)
     assert stat.S_ISREG(os.lstat(flag).st_mode) and os.path.getsize(flag) == 0
     assert initrd.pending(root) == [KVER]
 
 
 def test_a_second_erase_replaces_its_own_notice_and_keeps_the_others(root):
-    first = remove.after_erase(root, "kernel-livepatch-a-1-1", KVER, KVER, now=100.0)
-    remove.after_erase(root, "kernel-livepatch-b-1-1", KVER, KVER, now=200.0)
-    again = remove.after_erase(root, "kernel-livepatch-a-1-1", KVER, KVER, now=300.0)
-    assert [(n.package, n.time) for n in remove.notices(root)] == [
+    first = remove.after_erase(root, "kernel-livepatch-a-1-1", KVER, KVER, now=100.0, boot=BOOT)
+    remove.after_erase(root, "kernel-livepatch-b-1-1", KVER, KVER, now=200.0, boot=BOOT)
+    again = remove.after_erase(root, "kernel-livepatch-a-1-1", KVER, KVER, now=300.0, boot=BOOT)
+    assert [(n.package, n.time) for n in remove.notices(root, BOOT)] == [
         ("kernel-livepatch-b-1-1", "1970-01-01T00:03:20Z"),
         ("kernel-livepatch-a-1-1", "1970-01-01T00:05:00Z")]
-    assert first != again and remove.notices(root)[-1] == again
+    assert first != again and remove.notices(root, BOOT)[-1] == again
 
 
 def test_without_a_time_the_notice_carries_the_current_time(root):
     before = int(time.time())
-    notice = remove.after_erase(root, PKG, KVER, KVER)
+    notice = remove.after_erase(root, PKG, KVER, KVER, boot=BOOT)
     after = int(time.time())
     stamp = calendar.timegm(time.strptime(notice.time, "%Y-%m-%dT%H:%M:%SZ"))
     assert before <= stamp <= after
 
 
 def test_erasing_another_kernels_patch_schedules_only_its_initrd(root):
-    assert remove.after_erase(root, PKG, OTHER, KVER, now=100.0) is None
-    assert remove.notices(root) == []
+    assert remove.after_erase(root, PKG, OTHER, KVER, now=100.0, boot=BOOT) is None
+    assert remove.notices(root, BOOT) == []
     assert not os.path.lexists(os.path.join(root, remove.REBOOT_NEEDED))
     assert initrd.pending(root) == [OTHER]
 

@@ -160,7 +160,7 @@ def test_upgrade_replaces_and_erase_leaves_reboot_notice(root, tmp_path, build_k
     assert [p.name for p in sysfs.read_patches(root)] == ["livepatch_3_1_1"]
     assert hook(root, "postun", PKG, "3-1.1", "0") == 0
     assert os.path.exists(os.path.join(root, remove.REBOOT_NEEDED))
-    (notice,) = remove.notices(root)
+    (notice,) = remove.notices(root, sysfs.boot_id(root))
     assert notice.package == f"{PKG}-3-1.1" and notice.kernel == RELEASE
     assert "reboot" in capsys.readouterr().err
     assert initrd_log(tmp_path)[-1] == f"-f --kver {RELEASE}"
@@ -178,7 +178,8 @@ def test_erasing_another_kernels_patch_needs_no_reboot(root, tmp_path, capsys, i
     assert hook(root, "postun", other, "1-1.1", "0") == 0
     assert capsys.readouterr().err == f"klp: {other}-1-1.1 removed; kernel {release} is not running, " \
         "no reboot needed\n"
-    assert not os.path.exists(os.path.join(root, remove.REBOOT_NEEDED)) and remove.notices(root) == []
+    assert not os.path.exists(os.path.join(root, remove.REBOOT_NEEDED))
+    assert remove.notices(root, sysfs.boot_id(root)) == []
     assert initrd_log(tmp_path) == ([f"-f --kver {release}"] if installed else [])
     assert initrd.pending(root) == []
 
@@ -210,7 +211,7 @@ def test_state_writes_replace_symlinks_instead_of_following_them(root, tmp_path)
     victim.write_text("precious")
     os.makedirs(os.path.join(root, "run"), exist_ok=True)
     os.symlink(victim, os.path.join(root, remove.REBOOT_NEEDED))
-    remove.after_erase(root, f"{PKG}-1-1.1", RELEASE, RELEASE)
+    remove.after_erase(root, f"{PKG}-1-1.1", RELEASE, RELEASE, boot=None)
     assert victim.read_text() == "precious"
     assert stat.S_ISREG(os.lstat(os.path.join(root, remove.REBOOT_NEEDED)).st_mode)
 

@@ -53,7 +53,8 @@ def after(root: str, environ: dict[str, str], steps: Sequence[Step], started: st
     for step in steps:
         if step.type == ERASE and step.name not in installed_names:
             if step.kernel == running:
-                actions += _ensure_erase_notice(root, environ, step, running, run, decide)
+                actions += _ensure_erase_notice(root, environ, step, running, kernel.boot_id(),
+                                                run, decide)
             else:
                 decide(f"{step.nvr} was for kernel {step.kernel}, which is not running: "
                        "no reboot needed")
@@ -102,12 +103,12 @@ def _ensure_loaded(root: str, environ: dict[str, str], kernel: KernelDriver, rpm
 
 
 def _ensure_erase_notice(root: str, environ: dict[str, str], step: Step, running: str,
-                         run: Runner, decide: Decide) -> list[dict[str, Any]]:
+                         boot: str | None, run: Runner, decide: Decide) -> list[dict[str, Any]]:
     from . import initrd, remove
 
-    if any(n.package == step.nvr for n in remove.notices(root)):
+    if any(n.package == step.nvr for n in remove.notices(root, boot)):
         decide(f"{step.nvr}: reboot notice already recorded by %postun")
         return []
-    remove.after_erase(root, step.nvr, step.kernel or "", running)
+    remove.after_erase(root, step.nvr, step.kernel or "", running, boot=boot)
     messages = initrd.regenerate(root, environ, run)
     return [{"erase": step.nvr, "initrd": messages or "ok"}]

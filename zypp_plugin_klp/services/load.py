@@ -139,6 +139,12 @@ def load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
         from .records import record_patch
 
         record_patch(root, outcome.module, package=outcome.package, loaded=now)
+    from . import remove
+
+    try:  # a chore of every mutating run: the notices of earlier boots no longer hold
+        remove.prune(root, kernel.boot_id())
+    except host.HostFileError:
+        pass
     return outcome
 
 

@@ -43,7 +43,7 @@ def observe(kernel: KernelDriver, rpmdb: Callable[[], RpmDb], now: int,
     states = kernel.patch_states()
     enabled = [name for name, on, _ in states if on == 1]
     moving = next(((name, 1 if on == 1 else 0) for name, on, tr in states if tr == 1), None)
-    facts = _facts(root, release, rpmdb, now, remember, erased)
+    facts = _facts(root, release, kernel.boot_id(), rpmdb, now, remember, erased)
     since = None
     blocking: int | None = 0
     if moving is not None:
@@ -79,33 +79,36 @@ def _keep(root: str, relpath: str, text: str) -> None:
         pass
 
 
-def _signature(root: str, release: str, now: int) -> str:
-    """What the cached facts depend on: kernel, rpm database, klp's state files, lifecycle data."""
+def _signature(root: str, release: str, boot: str | None, now: int) -> str:
+    """What the cached facts depend on: kernel and boot, rpm database, klp's state files,
+    lifecycle data."""
     stamps = host.fingerprint(root, (paths.LAST_LOAD, paths.NOTICES, paths.REBOOT_NEEDED),
                               paths.RPMDB_DIRS + paths.LIFECYCLE_DIRS + ("etc/products.d",),
                               _TOUCHED_BY_READERS)
-    return f"{release} {now // CACHE_SECONDS} {stamps}"
+    return f"{release} {boot or '-'} {now // CACHE_SECONDS} {stamps}"
 
 
-def _facts(root: str, release: str, rpmdb: Callable[[], RpmDb], now: int,
+def _facts(root: str, release: str, boot: str | None, rpmdb: Callable[[], RpmDb], now: int,
            remember: bool, erased: str | None) -> m.Facts:
-    key = _signature(root, release, now)
+    key = _signature(root, release, boot, now)
     facts = None if erased else m.decode_facts(host.read_file(root, paths.METRICS_FACTS), key)
     if facts is None:
-        facts = gather_facts(root, release, rpmdb, erased)
+        facts = gather_facts(root, release, rpmdb, erased, boot)
         if remember and not erased:
             _keep(root, paths.METRICS_FACTS, m.encode_facts(key, facts))
     return facts
 
 
 def gather_facts(root: str, release: str, rpmdb: Callable[[], RpmDb],
-                 erased: str | None = None) -> m.Facts:
-    """The slow facts, from the rpm database, lifecycle data and klp's state files."""
+                 erased: str | None = None, boot: str | None = None) -> m.Facts:
+    """The slow facts, from the rpm database, lifecycle data and klp's state files (the reboot
+    notices that hold in the boot ``boot``: see RebootNotice.holds)."""
     from ..core.lifecycle import NA
     from ..core.names import package_name
     from ..drivers.rpmdb import RpmDbError
     from .lifecycle import package_eol
-    from .records import LastLoad, load_notices
+    from .records import LastLoad
+    from .remove import notices
 
     facts = m.Facts()
     try:
@@ -121,9 +124,7 @@ def gather_facts(root: str, release: str, rpmdb: Callable[[], RpmDb],
         newest = packages[-1]
         eol = package_eol(root, newest.name, f"{newest.version}-{newest.release}", newest.arch)
         facts.expiry = eol if eol is not None and eol < NA else None
-    # A notice counts while libzypp's flag in /run says a reboot is pending (so not after one).
-    facts.livepatch_removed = host.exists(root, paths.REBOOT_NEEDED) and any(
-        n.kernel == release for n in load_notices(root))
+    facts.livepatch_removed = any(n.kernel == release for n in notices(root, boot))
     last = LastLoad.load(root)
     when = m.iso_seconds(last.time) if last is not None else None
     if last is not None and when is not None and last.kernel == release:

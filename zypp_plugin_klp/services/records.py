@@ -76,6 +76,17 @@ class RebootNotice:
     kernel: str | None
     reason: str | None
     time: str | None
+    boot: str | None = None  # the boot id it was written in (None: unreadable, or an older klp)
+
+    def holds(self, boot: str | None, flag: bool) -> bool:
+        """Whether the notice still holds in the boot ``boot`` (None: unreadable). A notice
+        stamped with a boot holds only in that boot. One that cannot be dated (no stamp, or
+        this boot's id unreadable) holds only while libzypp's ``/run/reboot-needed`` (``flag``)
+        exists: it is written in the same step onto a tmpfs, so a reboot removes it. Either
+        way no reboot is claimed on a notice that may predate the last boot."""
+        if self.boot is not None and boot is not None:
+            return self.boot == boot
+        return flag
 
 
 def load_notices(root: str) -> list[RebootNotice]:
@@ -85,7 +96,8 @@ def load_notices(root: str) -> list[RebootNotice]:
     if not isinstance(items, list):
         return []
     return [RebootNotice(_text(n.get("package")), _text(n.get("kernel")), _text(n.get("reason")),
-                         _text(n.get("time"))) for n in items if isinstance(n, dict)]
+                         _text(n.get("time")), _text(n.get("boot")))
+            for n in items if isinstance(n, dict)]
 
 
 def save_notices(root: str, notices: list[RebootNotice]) -> None:

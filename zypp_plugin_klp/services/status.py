@@ -35,7 +35,7 @@ def facts(root: str, kernel: KernelDriver, rpmdb: RpmDb, now: int | None = None)
                    if moving is not None and moving.enabled == 1 and p.name != moving.name
                    and p.enabled == 1 and moving.replace != 0],
         replace_known=moving is not None and moving.replace is not None,
-        reboot_reasons=[(n.package, n.reason, n.time) for n in remove.notices(root)],
+        reboot_reasons=[(n.package, n.reason, n.time) for n in remove.notices(root, kernel.boot_id())],
         reboot_flag=host.read_file(root, remove.REBOOT_NEEDED) is not None,
         mode=livepatch_mode(config),
         warnings=[w for w in [mode_warning(config)] if w],
