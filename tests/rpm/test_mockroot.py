@@ -5,7 +5,11 @@ installed from its own RPM, a simulated system on kernel 6.1.0-26-default whose 
 sleeps in cmdline_proc_show, and a recording stand-in for dracut.
 """
 
+import json
 import os
+import subprocess
+import sys
+
 import pytest
 
 from conftest import VERMAGIC
@@ -107,6 +111,78 @@ def test_erase_leaves_reboot_notice(mock):
     assert lines[2].startswith(f"reboot needed: live patch package {PKG}-1-1.1 was removed")
     assert mock.initrd_log() == ["-f --kver 6.1.0-26-default"] * 2
     assert mock.klp("patches").stdout == "livepatch_1_1_1\n"  # still loaded until the reboot
+
+
+REMOVED = 'klp_reboot_needed{reason="livepatch_removed"}'
+ZYPP = 'klp_reboot_needed{reason="zypp"}'
+
+
+def reboot_claims(mock):
+    """What each reader says about a pending reboot: ``klp -v status`` lines, the JSON verdict
+    and reasons, the two metric series, check_klp's line, ``zypper needs-rebooting``'s exit."""
+    lines = [line for line in mock.klp("-v", "status", check=True).stdout.splitlines()
+             if line.startswith("reboot needed:")]
+    doc = json.loads(mock.klp("--json", "status", check=True).stdout)
+    series = dict(line.rsplit(" ", 1) for line in mock.klp("metrics", check=True).stdout.splitlines()
+                  if line.startswith("klp_reboot_needed{"))
+    check = mock.run(os.path.join(os.path.dirname(sys.executable), "check_klp"),
+                     "--root", mock.root).stdout
+    return (lines, doc["reboot_needed"], [r["package"] for r in doc["reboot_reasons"]],
+            (series[REMOVED], series[ZYPP]), "reboot needed" in check,
+            mock.zypper("needs-rebooting").returncode)
+
+
+def simkernel(*args):
+    exe = os.path.join(os.path.dirname(sys.executable), "klp-simkernel")
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=60, check=True)
+
+
+def notices_file(mock):
+    path = os.path.join(mock.root, "var/lib/klp/reboot-needed.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)["notices"]
+
+
+def test_a_reboot_ends_the_removal_notice_and_nothing_else_does(mock):
+    mock.zypper("in", f"{PKG}=1", check=True)
+    mock.zypper("rm", PKG, check=True)
+    boot = open(os.path.join(mock.root, "proc/sys/kernel/random/boot_id")).read().strip()
+    (notice,) = notices_file(mock)
+    assert notice["package"] == f"{PKG}-1-1.1" and notice["boot"] == boot
+    removed = f"reboot needed: live patch package {PKG}-1-1.1 was removed; the running kernel " \
+              "keeps its code until a reboot"
+    claims = reboot_claims(mock)
+    assert claims[0][0].startswith(removed) and claims[1:] == (True, [f"{PKG}-1-1.1"], ("1", "1"),
+                                                               True, 102)
+
+    # Without a reboot nothing ends it: time passing, the patch's transition completing, klp
+    # running again as root (metrics keeps its cache), a mutating run (another kernel's patch).
+    mock.kernel.advance(86400)
+    mock.kernel.release()
+    mock.zypper("in", "kernel-livepatch-6_1_0-27-default", check=True)
+    assert reboot_claims(mock) == claims
+
+    # The machine reboots: /run is a fresh tmpfs, the boot id is new, the patch module is gone.
+    out = simkernel("reboot", mock.root).stdout
+    assert out.startswith("rebooted: boot id ") and boot not in out
+    assert not os.listdir(os.path.join(mock.root, "run"))
+    assert mock.klp("-v", "patches", check=True).stdout == ""
+    assert reboot_claims(mock) == ([], False, [], ("0", "0"), False, 0)
+    assert notices_file(mock) == [notice]  # only read so far: readers never write
+
+    # The next mutating run cleans the earlier boot's notice out of /var.
+    r = mock.zypper("in", f"{PKG}=3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert notices_file(mock) is None
+    assert reboot_claims(mock) == ([], False, [], ("0", "0"), False, 0)
+    # and a removal in this boot is claimed again, stamped with this boot
+    mock.kernel.release()
+    mock.zypper("rm", PKG, check=True)
+    (again,) = notices_file(mock)
+    assert again["package"] == f"{PKG}-3-1.1" and again["boot"] != boot
+    assert reboot_claims(mock)[1:] == (True, [f"{PKG}-3-1.1"], ("1", "1"), True, 102)
 
 
 def test_never_mode_installs_without_loading(mock):
