@@ -157,3 +157,75 @@ def test_tasks_are_counted_like_the_kernel(sim, build_ko):
     assert procfs.scan_blocking(sim.root, 1, procfs.WalkStats()) == ([(4242, 4245)], 6)
     blockers, total = procfs.scan_blocking(sim.root, 0, procfs.WalkStats())
     assert (sorted(blockers), total) == ([(1, 1), (2, 2), (812, 812), (4242, 4242), (5001, 5001)], 6)
+
+
+BOOT_ID = "proc/sys/kernel/random/boot_id"
+
+
+def test_reboot_gives_a_new_boot_and_an_empty_kernel_and_run(sim, build_ko, tmp_path):
+    root = sim.root
+    first = sim.boot_id()
+    assert first is not None and read(root, BOOT_ID) == first + "\n"
+    sim.load_target("busymod")
+    sim.load(build_ko("livepatch_1_1_1"))  # memdb-stats holds its transition
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious").write_text("keep")
+    os.makedirs(os.path.join(root, "run/klp"))
+    for name in ("run/reboot-needed", "run/klp/transition-seen"):
+        open(os.path.join(root, name), "w").close()
+    os.symlink(victim, os.path.join(root, "run/link"))
+    os.symlink(victim / "precious", os.path.join(root, "run/file-link"))
+
+    new = sim.reboot()
+    assert new != first and sim.boot_id() == new and read(root, BOOT_ID) == new + "\n"
+    assert os.listdir(os.path.join(root, "run")) == []
+    assert (victim / "precious").read_text() == "keep"  # symlinks removed, never followed
+    assert sysfs.read_patches(root) == [] and sysfs.loaded_livepatch_modules(root) == []
+    assert os.listdir(os.path.join(root, "sys/module")) == []
+    assert inspect.status(open_kernel(root)) == "ready"
+    assert read(root, "proc/4242/task/4245/patch_state") == "-1\n"
+    assert read(root, "proc/4242/task/4245/stack").startswith("[<0>] cmdline_proc_show+")
+    # the same system runs on: the patch loads again (its transition held as before)
+    assert sim.load(build_ko("livepatch_1_1_1")) == "livepatch_1_1_1"
+    assert sim.boot_id() == new
+
+
+def test_reboot_never_empties_a_run_that_is_a_symlink(sim, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "file").write_text("x")
+    os.symlink(elsewhere, os.path.join(sim.root, "run"))
+    before = sim.boot_id()
+    with pytest.raises(KlpError, match="refusing"):
+        sim.reboot()
+    assert os.listdir(elsewhere) == ["file"] and sim.boot_id() == before
+
+
+@pytest.mark.parametrize("bad", ["not-a-uuid", "3B0B1F5E-8F6A-4D2C-9E71-5A4C2B1D0F9E",
+                                 "3b0b1f5e-8f6a-4d2c-9e71-5a4c2b1d0f9e\n[<0>] forged", 42])
+def test_a_state_file_with_a_bad_boot_id_is_refused(sim, bad):
+    path = os.path.join(sim.root, SIMULATOR_STATE)
+    with open(path) as handle:
+        doc = json.load(handle)
+    doc["boot_id"] = bad
+    with open(path, "w") as handle:
+        json.dump(doc, handle)
+    with pytest.raises(KlpError, match="invalid name"):
+        sim.advance(1)
+
+
+def test_a_tree_from_before_boot_ids_gets_one_on_its_next_change(sim):
+    path = os.path.join(sim.root, SIMULATOR_STATE)
+    with open(path) as handle:
+        doc = json.load(handle)
+    del doc["boot_id"]
+    with open(path, "w") as handle:
+        json.dump(doc, handle)
+    os.unlink(os.path.join(sim.root, BOOT_ID))
+    assert sim.boot_id() is None
+    sim.advance(1)
+    drawn = sim.boot_id()
+    assert drawn is not None
+    sim.advance(1)
+    assert sim.boot_id() == drawn

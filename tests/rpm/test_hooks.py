@@ -436,3 +436,41 @@ def test_initrd_module_names_the_verified_file_not_the_newest_file_name(root, tm
     assert hooks.main(["initrd-module", "6.1.0-99-default", "--root", root]) == 1
     assert "no live patch is installed for kernel 6.1.0-99-default" in capsys.readouterr().err
     assert hooks.main(["initrd-module", "--root", root]) == 2
+
+
+def test_a_notice_that_cannot_be_dated_holds_only_with_the_tmpfs_flag(root, tmp_path, build_ko, sim):
+    """This boot's id unreadable (missing or garbage): the stamped notice cannot be compared, so
+    libzypp's /run/reboot-needed (written with it, gone at boot) decides; readable again, the
+    stamp decides even without the flag."""
+    from conftest import run_klp
+
+    install(root, tmp_path, build_ko, "1")
+    hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0"})
+    hook(root, "postun", PKG, "1-1.1", "0")
+    boot_file = os.path.join(root, "proc/sys/kernel/random/boot_id")
+    with open(boot_file) as handle:
+        boot = handle.read()
+    flag = os.path.join(root, remove.REBOOT_NEEDED)
+
+    def claimed():
+        lines = run_klp("--root", root, "-v", "status").stdout.splitlines()
+        verdict = json.loads(run_klp("--root", root, "--json", "status").stdout)["reboot_needed"]
+        ours = any(line.startswith(f"reboot needed: live patch package {PKG}-1-1.1") for line in lines)
+        assert verdict == (ours or os.path.exists(flag))
+        return ours
+
+    assert claimed()
+    for garbage in ("", "not-a-uuid\n", boot.upper(), boot.strip() + "\n[<0>] forged\n", None):
+        if garbage is None:
+            os.unlink(boot_file)
+        else:
+            with open(boot_file, "w") as handle:
+                handle.write(garbage)
+        assert claimed(), garbage
+        os.rename(flag, flag + ".away")
+        assert not claimed(), garbage
+        os.rename(flag + ".away", flag)
+    with open(boot_file, "w") as handle:
+        handle.write(boot)
+    os.unlink(flag)
+    assert claimed()

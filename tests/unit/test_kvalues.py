@@ -45,3 +45,18 @@ def test_frame_function(frame, function):
 @pytest.mark.parametrize("taint, livepatch", [("OEK\n", True), ("K", True), ("OE\n", False), ("", False)])
 def test_livepatch_taint(taint, livepatch):
     assert kvalues.is_livepatch_taint(taint) is livepatch
+
+
+UUID = "3b0b1f5e-8f6a-4d2c-9e71-5a4c2b1d0f9e"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (UUID + "\n", UUID), (UUID, UUID),
+    ("", None), ("\n", None), (UUID + "\n\n", None), (" " + UUID + "\n", None),
+    (UUID.upper() + "\n", None),                      # the kernel prints lower-case hex
+    (UUID.replace("-", "") + "\n", None), (UUID[:-1] + "g\n", None), (UUID[:-1] + "\n", None),
+    (UUID + "0\n", None), ("3b0b1f5e-8f6a4-d2c-9e71-5a4c2b1d0f9e\n", None),
+    ("../../../../etc/passwd-xxxxxxxxxxxxxxx\n", None), (UUID[:8] + "\x1b[2J" + UUID[12:], None),
+])
+def test_parse_boot_id(raw, expected):
+    assert kvalues.parse_boot_id(raw) == expected

@@ -49,3 +49,30 @@ def test_notices_round_trip(tmp_path):
                RebootNotice("b", "6.10.0-10-default", "why", "2027-01-01T00:00:00Z")]
     save_notices(root, notices)
     assert load_notices(root) == notices
+
+
+BOOT = "6f1c2d3e-4a5b-4c6d-8e7f-901a2b3c4d5e"
+OTHER_BOOT = "0a1b2c3d-4e5f-4061-8273-849506a7b8c9"
+
+
+def test_a_notice_holds_in_its_own_boot_and_undated_ones_only_with_the_flag():
+    """Stamp and boot both known: same boot. Otherwise libzypp's tmpfs flag decides."""
+    table = [  # (stamp, this boot, /run/reboot-needed exists) -> holds
+        (BOOT, BOOT, False, True), (BOOT, BOOT, True, True),
+        (BOOT, OTHER_BOOT, True, False), (BOOT, OTHER_BOOT, False, False),
+        (None, BOOT, True, True), (None, BOOT, False, False),       # written by an older klp
+        (BOOT, None, True, True), (BOOT, None, False, False),       # this boot's id unreadable
+        (None, None, True, True), (None, None, False, False),
+    ]
+    for stamp, boot, flag, holds in table:
+        assert RebootNotice("p", "k", "r", "t", stamp).holds(boot, flag) is holds, (stamp, boot, flag)
+
+
+def test_notices_keep_their_boot_and_old_ones_read_without_one(tmp_path):
+    root = str(tmp_path)
+    write(root, NOTICES, json.dumps({"notices": [{"package": "a", "kernel": "k", "reason": "r",
+                                                  "time": "t"},
+                                                 {"package": "b", "boot": BOOT}]}))
+    assert [n.boot for n in load_notices(root)] == [None, BOOT]
+    save_notices(root, load_notices(root))
+    assert [n.boot for n in load_notices(root)] == [None, BOOT]

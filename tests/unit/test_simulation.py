@@ -165,3 +165,19 @@ def test_release_only_vermagic_difference_passes_like_a_modversions_kernel():
     s = state()
     s.load("lp1", [F], vermagic="6.1.0-99-default SMP preempt mod_unload modversions")
     assert "lp1" in s.modules
+
+
+def test_reboot_forgets_modules_and_transition_but_keeps_the_processes():
+    s = state([f"livepatch_{F}", "seq_read_iter"], [F, "vfs_read"])
+    s.load_target("busymod")
+    s.load("livepatch_1", [F])
+    s.set_ftrace(True)
+    assert s.transition == "livepatch_1"
+    s.reboot("3b0b1f5e-8f6a-4d2c-9e71-5a4c2b1d0f9e")
+    assert (s.modules, s.patches, s.targets, s.transition, s.ftrace, s.clock) == ({}, [], [], None,
+                                                                                   True, 0.0)
+    assert s.boot_id == "3b0b1f5e-8f6a-4d2c-9e71-5a4c2b1d0f9e"
+    assert [t.stack for t in s.threads.values()] == [["seq_read_iter"], [F, "vfs_read"]]
+    assert {t.state for t in s.threads.values()} == {-1}
+    with pytest.raises(KernelError):
+        s.reboot("garbage")

@@ -375,13 +375,13 @@ class SimulatedKernel(TreeKernel):
         """Restart the simulated machine (see SimState.reboot) and empty ``<root>/run`` as a
         tmpfs would be (never following a symlink); returns the new boot id."""
         with self._state() as state:
-            state.reboot(_new_boot_id())
             tree = _Tree(self.root)
-            try:
+            try:  # first: a run/ that must not be emptied (a symlink) leaves the kernel as it was
                 tree.empty("run")
                 tree.put(SIMULATOR_KMSG, "", 0o644)  # dmesg shows this boot's messages only
             finally:
                 tree.close()
+            state.reboot(_new_boot_id())
             return state.boot_id
 
 
