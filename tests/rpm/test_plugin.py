@@ -190,6 +190,20 @@ def test_erase_notice_is_made_once(root):
     assert record["actions"] == [] and "already recorded" in record["decisions"][0]
 
 
+def test_an_erase_notice_of_an_earlier_boot_is_not_taken_for_this_ones(root, sim):
+    """The same package removed again after a reboot (reinstalled meanwhile): a new notice,
+    stamped with this boot, replaces the old boot's one."""
+    converse(root, conversation(("COMMITEND", body("-", "1", "ok"))))
+    first = sim.boot_id()
+    assert [n.boot for n in remove.notices(root, first)] == [first]
+    now = sim.reboot()
+    assert remove.notices(root, now) == []
+    _, record, _ = converse(root, conversation(("COMMITEND", body("-", "1", "ok"))))
+    assert record["actions"] == [{"erase": f"{PKG}-1-1.1", "initrd": "ok"}]
+    with open(os.path.join(root, remove.NOTICES)) as handle:
+        assert [n["boot"] for n in json.load(handle)["notices"]] == [now]
+
+
 def test_upgrade_is_not_an_erase_and_failed_steps_are_ignored(root):
     _, record, _ = converse(root, conversation(("COMMITEND", body("+", "2", "err"))))
     assert record["actions"] == [] and not os.path.exists(os.path.join(root, remove.REBOOT_NEEDED))
