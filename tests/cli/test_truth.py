@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -268,3 +269,29 @@ def test_wait_json(sim, build_ko):
                                 "cmdline": ["/opt/memdb/bin/memdb", "--config", "/etc/memdb.conf"]}]
     r = run_klp("--root", sim.root, "--json", "wait", "--timeout", "0.2", "--interval", "0.05", "--revert")
     assert json.loads(r.stdout)["reverted"] is True
+
+
+@needs_rpm
+def test_forcing_is_told_only_in_the_boot_it_happened_in(sim, build_ko, tmp_path):
+    os.makedirs(os.path.join(sim.root, "lib/modules", RELEASE))
+    ko = build_ko("livepatch_1_1_1")
+    rpm_install(sim.root, build_livepatch_rpm(tmp_path, ko, "1", "1.1"))
+    posttrans = hooks.parse(["posttrans", PKG, "1-1.1", "--root", sim.root], {"KLP_WAIT": "0"})
+    posttrans.posttrans()  # memdb-stats holds the transition
+    assert run_klp("--root", sim.root, "force", "-n").stdout == "forced livepatch_1_1_1\n"
+
+    def forced():
+        out = run_klp("--root", sim.root, "-v", "patches").stdout
+        (doc,) = json.loads(run_klp("--root", sim.root, "--json", "patches").stdout)["patches"]
+        assert ("    forced: " in out) is (doc["forced"] is not None)
+        return "    forced: " in out
+
+    assert forced()
+    posttrans.posttrans()  # the patch is active already: nothing loaded, the forcing stays told
+    assert forced()
+    simkernel = os.path.join(os.path.dirname(sys.executable), "klp-simkernel")
+    subprocess.run([simkernel, "reboot", sim.root], check=True, capture_output=True)
+    sim.load(ko)  # as the initrd does at boot: a module of the same name, never forced
+    sim.release()
+    assert run_klp("--root", sim.root, "patches").stdout == "livepatch_1_1_1\n"
+    assert not forced()

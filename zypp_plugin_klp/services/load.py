@@ -138,7 +138,9 @@ def load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
     if outcome.module and outcome.package and outcome.result != FAILED:
         from .records import record_patch
 
-        record_patch(root, outcome.module, package=outcome.package, loaded=now)
+        fresh: dict[str, str | None] = {"forced": None, "forced_boot": None} \
+            if outcome.loaded_now else {}  # a module loaded now was never forced
+        record_patch(root, outcome.module, package=outcome.package, loaded=now, **fresh)
     from . import remove
 
     try:  # a chore of every mutating run: the notices of earlier boots no longer hold

@@ -112,6 +112,15 @@ class PatchRecord:
     package: str | None = None
     loaded: str | None = None  # when klp loaded it (UTC)
     forced: str | None = None  # when 'klp force' marked its transition complete (UTC)
+    forced_boot: str | None = None  # the boot id then (a reboot loads the module afresh)
+
+    def forced_in(self, boot: str | None) -> str | None:
+        """When the module was forced, if that was in the boot ``boot``: a module of the same
+        name loaded after a reboot is a new one. Undated (an older klp's record, or a boot id
+        unreadable then or now): the record is shown, as it was before records had a boot."""
+        if self.forced_boot is not None and boot is not None and self.forced_boot != boot:
+            return None
+        return self.forced
 
 
 @dataclass
@@ -129,7 +138,7 @@ class PatchRecords:
         if not isinstance(items, dict):
             return cls({})
         return cls({str(k): PatchRecord(_text(v.get("package")), _text(v.get("loaded")),
-                                        _text(v.get("forced")))
+                                        _text(v.get("forced")), _text(v.get("forced_boot")))
                     for k, v in items.items() if isinstance(v, dict)})
 
     def save(self, root: str) -> None:
@@ -139,8 +148,9 @@ class PatchRecords:
             {"patches": {k: asdict(v) for k, v in keep.items()}}, PATCH_RECORDS_SCHEMA))
 
 
-def record_patch(root: str, module: str, **changes: str) -> None:
-    """Update the record of ``module`` (``package``, ``loaded``, ``forced``) atomically."""
+def record_patch(root: str, module: str, **changes: str | None) -> None:
+    """Update the record of ``module`` (``package``, ``loaded``, ``forced``, ``forced_boot``)
+    atomically."""
     from dataclasses import replace
 
     records = PatchRecords.load(root)

@@ -89,9 +89,9 @@ def _newest_first(kernel: KernelDriver, patches: list[tr.Patch]) -> list[str]:
     return sorted(natural, key=lambda n: order.get(n, len(order)))
 
 
-def add_records(reports: list[PatchReport], root: str, rpmdb: Any) -> None:
+def add_records(reports: list[PatchReport], root: str, rpmdb: Any, boot: str | None) -> None:
     """Fill what klp recorded: the package of a still-loaded patch whose package was removed,
-    and whether ``klp force`` was used on a patch."""
+    and whether ``klp force`` was used on a patch in this boot (``boot``: its id)."""
     from .records import PatchRecords
 
     records = PatchRecords.load(root)
@@ -99,7 +99,7 @@ def add_records(reports: list[PatchReport], root: str, rpmdb: Any) -> None:
         entry = records.patches.get(report.name)
         if entry is None:
             continue
-        report.forced = entry.forced
+        report.forced = entry.forced_in(boot)
         if report.package is None and entry.package:
             report.package = _Recorded(entry.package)
             report.recorded = True

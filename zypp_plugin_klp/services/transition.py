@@ -72,7 +72,8 @@ def force(kernel: KernelDriver, patch: str) -> str | None:
 
     kernel.force(patch)
     try:
-        record_patch(kernel.root, patch, forced=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        record_patch(kernel.root, patch, forced=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     forced_boot=kernel.boot_id())
     except KlpError as exc:
         return f"forced, but not recorded: {exc}"
     return None

@@ -24,7 +24,7 @@ def run(opts: Values, console: Console) -> int:
     kernel = open_kernel(opts.root)
     reports = report.patches(kernel, rpmdb, console.warn)
     if rpmdb is not None:
-        report.add_records(reports, opts.root, rpmdb)
+        report.add_records(reports, opts.root, rpmdb, kernel.boot_id())
     if opts.verbose >= 2 or opts.json:
         import time
 
