@@ -47,7 +47,8 @@ def same_shape(example, real, where="$"):
 def held(sim, build_ko):
     sim.load(build_ko("livepatch_1_1_1"))
     LastLoad("in_progress", "livepatch_1_1_1 (p) is loaded", RELEASE, "2026-11-25T09:21:29Z",
-             "livepatch_1_1_1", "kernel-livepatch-6_1_0-26-default-1-1.1.x86_64").save(sim.root)
+             "livepatch_1_1_1", "kernel-livepatch-6_1_0-26-default-1-1.1.x86_64",
+             boot=sim.boot_id()).save(sim.root)
     os.makedirs(os.path.join(sim.root, "lib/modules", RELEASE), exist_ok=True)
     remove.after_erase(sim.root, "kernel-livepatch-6_1_0-26-default-0-1.1", RELEASE, RELEASE,
                        boot=sim.boot_id())

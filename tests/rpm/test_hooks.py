@@ -474,3 +474,34 @@ def test_a_notice_that_cannot_be_dated_holds_only_with_the_tmpfs_flag(root, tmp_
         handle.write(boot)
     os.unlink(flag)
     assert claimed()
+
+
+def test_a_refused_load_of_an_earlier_boot_is_history_after_a_reboot(root, tmp_path, build_ko, sim):
+    """The kernel that refused the module is gone after a reboot: -v status tells the refusal as
+    history, the JSON says it was not this boot, metrics and check_klp stop calling it failed."""
+    import subprocess
+    import sys
+
+    from conftest import run_klp
+    from zypp_plugin_klp.testing import packages
+
+    ko = build_ko("livepatch_1_1_1", vermagic="6.1.0-25-default SMP preempt mod_unload modversions")
+    packages.rpm_install(root, build_livepatch_rpm(tmp_path, ko, "1", "1.1"))
+    hook(root, "posttrans", PKG, "1-1.1", env={"KLP_WAIT": "0"})
+    bindir = os.path.dirname(sys.executable)
+
+    def told():
+        (line,) = [line for line in run_klp("--root", root, "-v", "status").stdout.splitlines()
+                   if line.startswith("last load: ")]
+        last = json.loads(run_klp("--root", root, "--json", "status").stdout)["last_load"]
+        metrics = run_klp("--root", root, "metrics").stdout.splitlines()
+        check = subprocess.run([os.path.join(bindir, "check_klp"), "--root", root],
+                               capture_output=True, text=True, timeout=60)
+        return (line.startswith("last load: before the last reboot: "), last["result"],
+                last["this_boot"], "klp_last_load_failed 1" in metrics,
+                "the last live patch load failed" in check.stdout)
+
+    assert told() == (False, "failed", True, True, True)
+    subprocess.run([os.path.join(bindir, "klp-simkernel"), "reboot", root], check=True,
+                   capture_output=True)
+    assert told() == (True, "failed", False, False, False)

@@ -153,7 +153,7 @@ def status_json(status: str, report: Optional[StatusReport] = None) -> str:
             "not_loaded": [{"package": p, "module": m, "reason": w} for p, m, w in report.not_loaded],
             "last_load": None if last is None else {
                 "result": last[0], "now": last[1], "time": last[2], "module": last[3],
-                "package": last[4]},
+                "package": last[4], "this_boot": last[5]},
             "expiry": None if report.expiry is None else {
                 "package": report.expiry[0], "date": report.expiry[1], "state": report.expiry[2],
                 "days": report.expiry[3] if report.expiry[1] else None},
@@ -187,7 +187,7 @@ def status_details(report: StatusReport) -> List[str]:
     lines += [f"not loaded: {printable(p)} is installed for the running kernel, but its live patch "
               f"{printable(m)} is not active ({w})" for p, m, w in report.not_loaded]
     if report.last_load is not None:
-        _result, now, when, _module, _package = report.last_load
+        _result, now, when, _module, _package, _this_boot = report.last_load
         lines.append(f"last load: {printable(now or '?')} ({when or '?'})")
     notice = expiry_notice(report)
     return lines + ([notice] if notice else [])

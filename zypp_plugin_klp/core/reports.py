@@ -104,7 +104,9 @@ class StatusReport:
     # (package nvra, module, why) of the running kernel's newest installed patch when not active
     not_loaded: list[tuple[str, str, str]] = field(default_factory=list)
     # (result, what it is now, time, module, package) of the last load
-    last_load: tuple[str | None, str | None, str | None, str | None, str | None] | None = None
+    # (result, now, time, module, package, made in this boot: None when that cannot be told)
+    last_load: tuple[str | None, str | None, str | None, str | None, str | None,
+                     bool | None] | None = None
     # (package, end of support YYYY-MM-DD or None, unknown|expired|soon|later, calendar days)
     expiry: tuple[str, str | None, str, int] | None = None
 

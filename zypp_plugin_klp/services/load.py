@@ -134,7 +134,7 @@ def load_newest(root: str, kernel: KernelDriver, rpmdb: object, release: str,
         return Outcome(BUSY, f"{exc}; leaving the load to it")
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     LastLoad(outcome.result, outcome.message, release, now, outcome.module, outcome.package,
-             outcome.loaded_now).save(root)
+             outcome.loaded_now, kernel.boot_id()).save(root)
     if outcome.module and outcome.package and outcome.result != FAILED:
         from .records import record_patch
 

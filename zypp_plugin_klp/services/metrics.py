@@ -127,7 +127,9 @@ def gather_facts(root: str, release: str, rpmdb: Callable[[], RpmDb],
     facts.livepatch_removed = any(n.kernel == release for n in notices(root, boot))
     last = LastLoad.load(root)
     when = m.iso_seconds(last.time) if last is not None else None
-    if last is not None and when is not None and last.kernel == release:
+    # a load made before the last reboot says nothing about this boot's kernel (undated: kept)
+    if last is not None and when is not None and last.kernel == release and \
+            last.in_boot(boot) is not False:
         facts.last_load = (str(last.result), last.module or "", when)
     return facts
 

@@ -52,6 +52,11 @@ class LastLoad:
     module: str | None = None
     package: str | None = None
     loaded_now: bool = False
+    boot: str | None = None  # the boot id it was made in (None: unreadable, or an older klp)
+
+    def in_boot(self, boot: str | None) -> bool | None:
+        """Whether the load was made in the boot ``boot``; None when that cannot be told."""
+        return None if self.boot is None or boot is None else self.boot == boot
 
     @classmethod
     def load(cls, root: str) -> LastLoad | None:
@@ -61,7 +66,7 @@ class LastLoad:
             return None
         return cls(_text(doc.get("result")), _text(doc.get("message")), _text(doc.get("kernel")),
                    _text(doc.get("time")), _text(doc.get("module")), _text(doc.get("package")),
-                   bool(doc.get("loaded_now")))
+                   bool(doc.get("loaded_now")), _text(doc.get("boot")))
 
     def save(self, root: str) -> None:
         """Write the record atomically."""

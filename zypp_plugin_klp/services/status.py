@@ -93,6 +93,7 @@ def _add_last_load(report: StatusReport, root: str, kernel: KernelDriver,
     last = LastLoad.load(root)
     if last is None:
         return
+    this_boot = last.in_boot(kernel.boot_id())
     now = last.message
     if last.module and last.result != "failed":
         patch = next((p for p in patches if p.name == last.module), None)
@@ -108,7 +109,9 @@ def _add_last_load(report: StatusReport, root: str, kernel: KernelDriver,
             now = f"{who} is active"
         else:
             now = f"{who} was loaded; it is now disabled"
-    report.last_load = (last.result, now, last.time, last.module, last.package)
+    elif this_boot is False:  # the kernel that refused it is gone: what it said is history
+        now = f"before the last reboot: {now}"
+    report.last_load = (last.result, now, last.time, last.module, last.package, this_boot)
 
 
 def _add_expiry(report: StatusReport, root: str, rpmdb: RpmDb, now: int) -> None:
