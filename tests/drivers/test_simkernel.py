@@ -229,3 +229,45 @@ def test_a_tree_from_before_boot_ids_gets_one_on_its_next_change(sim):
     assert drawn is not None
     sim.advance(1)
     assert sim.boot_id() == drawn
+
+
+@pytest.mark.parametrize("mount", [["-t", "tmpfs", "tmpfs"], ["--bind", "{outside}"]])
+def test_reboot_never_empties_a_file_system_mounted_in_run(sim, tmp_path, mount):
+    """ROOT/run with the host's /run (or any file system) mounted in it is refused untouched,
+    in a private mount namespace so the host never sees the mount."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare to mount in a private namespace")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    target = os.path.join(sim.root, "run/mnt")
+    os.makedirs(target)
+    (tmp_path / "mine").write_text("y")
+    os.symlink(tmp_path / "mine", os.path.join(sim.root, "run/link"))
+    before = sim.boot_id()
+    script = (
+        "import subprocess, sys\n"
+        "from zypp_plugin_klp.sim.driver import SimulatedKernel\n"
+        "from zypp_plugin_klp.errors import KlpError\n"
+        f"subprocess.run(['mount', *{[a.format(outside=outside) for a in mount]!r}, {target!r}],"
+        " check=True)\n"
+        f"open({target!r} + '/inside', 'w').close()\n"
+        "try:\n"
+        f"    SimulatedKernel({sim.root!r}).reboot()\n"
+        "except KlpError as exc:\n"
+        "    print(exc)\n"
+        f"print(sorted(__import__('os').listdir({target!r})))\n")
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "--", sys.executable,
+                        "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("refusing to empty the simulated machine's run: a file system is "
+                               f"mounted at {os.path.realpath(target)}")
+    assert lines[1] in ("['inside']", "['inside', 'keep']")  # nothing inside the mount removed
+    assert sim.boot_id() == before and os.path.islink(os.path.join(sim.root, "run/link"))
+    assert sorted(os.listdir(outside)) == sorted(["keep"] + (["inside"] if "--bind" in mount
+                                                             else []))

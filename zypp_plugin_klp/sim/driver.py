@@ -155,10 +155,9 @@ class _Tree:
             os.close(dfd)
 
     def empty(self, relpath: str) -> None:
-        """Remove everything inside the directory ``relpath`` (kept itself), if present."""
-        import shutil
-        import stat
-
+        """Remove everything inside the directory ``relpath`` (kept itself), if present; refuse
+        (KlpError) when a file system is mounted there or below: a bind mount of the host's
+        /run must never be emptied as if it were the tree's."""
         try:
             dfd = self._walk(relpath.split("/"), False)
         except FileNotFoundError:
@@ -167,11 +166,15 @@ class _Tree:
         for key in [k for k in self.opened if k[:len(gone)] == gone and k != gone]:
             os.close(self.opened.pop(key))
         try:
-            for name in os.listdir(dfd):
-                if stat.S_ISDIR(os.lstat(name, dir_fd=dfd).st_mode):
-                    shutil.rmtree(name, dir_fd=dfd)
-                else:
-                    os.unlink(name, dir_fd=dfd)
+            where = os.path.realpath(f"/proc/self/fd/{dfd}")
+            mounted = [m for m in _mount_points() if m == where or m.startswith(where + "/")]
+            if mounted or os.fstat(dfd).st_dev != os.fstat(self.fd).st_dev:
+                raise KlpError(f"refusing to empty the simulated machine's {relpath}: a file "
+                               f"system is mounted at {(mounted or [where])[0]}")
+            _clear(dfd, os.fstat(dfd).st_dev)
+        except OSError as exc:  # a symlink or file system swapped in meanwhile
+            raise KlpError(f"cannot empty the simulated machine's {relpath}: "
+                           f"{exc.strerror or exc}") from None
         finally:
             os.close(dfd)
 
@@ -185,6 +188,42 @@ class _Tree:
             return os.listdir(dfd)
         finally:
             os.close(dfd)
+
+
+def _clear(dfd: int, dev: int) -> None:
+    """Remove every entry of the directory open as ``dfd``: never following a symlink, never
+    leaving the file system ``dev``."""
+    import stat
+
+    for name in os.listdir(dfd):
+        if not stat.S_ISDIR(os.lstat(name, dir_fd=dfd).st_mode):
+            os.unlink(name, dir_fd=dfd)
+            continue
+        sub = os.open(name, _DIR_FLAGS, dir_fd=dfd)  # a symlink swapped in meanwhile: ELOOP
+        try:
+            if os.fstat(sub).st_dev != dev:
+                raise KlpError(f"refusing to empty {name}: another file system is mounted there")
+            _clear(sub, dev)
+        finally:
+            os.close(sub)
+        os.rmdir(name, dir_fd=dfd)
+
+
+def _mount_points() -> list[str]:
+    """Every mount point of this mount namespace (``/proc/self/mountinfo``, octal escapes
+    decoded); empty when it cannot be read (the device check still applies)."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return []
+    points = []
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) > 4:
+            points.append(fields[4].encode("utf-8", "surrogateescape")
+                          .decode("unicode_escape").encode("latin-1").decode("utf-8", "replace"))
+    return points
 
 
 MAX_OPEN_DIRS = 128  # directories kept open per session (trees with 100,000 tasks: fd limits)
