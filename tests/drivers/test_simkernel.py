@@ -177,8 +177,10 @@ def test_reboot_gives_a_new_boot_and_an_empty_kernel_and_run(sim, build_ko, tmp_
     os.symlink(victim, os.path.join(root, "run/link"))
     os.symlink(victim / "precious", os.path.join(root, "run/file-link"))
 
+    assert any("enabling patch 'livepatch_1_1_1'" in line for line in sim.dmesg())
     new = sim.reboot()
     assert new != first and sim.boot_id() == new and read(root, BOOT_ID) == new + "\n"
+    assert sim.dmesg() == []  # dmesg shows the new boot only
     assert os.listdir(os.path.join(root, "run")) == []
     assert (victim / "precious").read_text() == "keep"  # symlinks removed, never followed
     assert sysfs.read_patches(root) == [] and sysfs.loaded_livepatch_modules(root) == []
@@ -189,6 +191,8 @@ def test_reboot_gives_a_new_boot_and_an_empty_kernel_and_run(sim, build_ko, tmp_
     # the same system runs on: the patch loads again (its transition held as before)
     assert sim.load(build_ko("livepatch_1_1_1")) == "livepatch_1_1_1"
     assert sim.boot_id() == new
+    log = sim.dmesg()  # the module taints this boot afresh, then the patch is enabled
+    assert any("taints kernel" in line for line in log) and log[-1].endswith("starting patching transition")
 
 
 def test_reboot_never_empties_a_run_that_is_a_symlink(sim, tmp_path):
