@@ -13,7 +13,7 @@ from conftest import REPO
 
 
 MASKS = [
-    (re.compile(r"\d+(\.\d+)? ?(KiB|MiB|B)\b"), "<size>"),
+    (re.compile(r" *\d+(\.\d+)? ?(KiB|MiB|B)\b"), "<size>"),  # with zypper's padding
     (re.compile(r"\[\.*(done|error)\]"), r"[\1]"),
     (re.compile(r"\[\.+$", re.M), "["),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"), "<time>"),
