@@ -1,6 +1,8 @@
 """Package/kernel naming and the sysconfig policy (pure)."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from zypp_plugin_klp.core import names
 from zypp_plugin_klp.core.sysconfig import livepatch_mode, may_load, parse_sysconfig
@@ -65,3 +67,18 @@ def test_seconds_settings(raw, expected):
                                   "kernel-livepatch-6_1_0-26-default-debuginfo"])
 def test_only_whole_names_are_live_patch_packages(name):
     assert names.release_from_package(name) is None
+
+
+# The plugin's names module parses package names without re (it loads in every zypper commit);
+# this is the grammar it must keep, as a regular expression.
+SUSE_LIVEPATCH_NAME = r"kernel-livepatch-([0-9][0-9A-Za-z_]*)-([0-9A-Za-z_]+)-([a-z0-9]+)"
+
+
+@given(st.text(alphabet="0123456789azAZ_-.é\n", max_size=14).map(lambda t: "kernel-livepatch-" + t))
+def test_package_names_parse_as_the_grammar_says(name):
+    import re
+
+    match = re.fullmatch(SUSE_LIVEPATCH_NAME, name, re.ASCII)
+    expected = None if match is None else "-".join(
+        (match[1].replace("_", "."), match[2].replace("_", "."), match[3]))
+    assert names.release_from_package(name) == expected

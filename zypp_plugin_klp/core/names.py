@@ -1,9 +1,12 @@
 """SUSE's naming of live patch packages and modules, and kernel release parts."""
 
-import re
-from typing import Optional, Tuple
+from __future__ import annotations
 
-_PACKAGE = re.compile(r"kernel-livepatch-(?P<kver>[0-9][0-9A-Za-z_]*-[0-9A-Za-z_]+)-(?P<flavor>[a-z0-9]+)")
+# No re, no typing: the commit plugin imports this in every zypper commit (about 10 ms saved).
+_PREFIX = "kernel-livepatch-"
+_DIGITS = frozenset("0123456789")
+_FLAVOR = _DIGITS | frozenset("abcdefghijklmnopqrstuvwxyz")
+_WORD = _FLAVOR | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 
 
 def package_name(release: str) -> str:
@@ -12,7 +15,7 @@ def package_name(release: str) -> str:
     return f"kernel-livepatch-{kver.replace('.', '_')}-{flavor}"
 
 
-def split_release(release: str) -> Tuple[str, str]:
+def split_release(release: str) -> tuple[str, str]:
     """``5.3.18-24.34-default`` -> (``5.3.18-24.34``, ``default``)."""
     kver, _, flavor = release.rpartition("-")
     if not kver or not flavor:
@@ -20,12 +23,19 @@ def split_release(release: str) -> Tuple[str, str]:
     return kver, flavor
 
 
-def release_from_package(name: str) -> Optional[str]:
-    """Inverse of :func:`package_name`, or None for other package names."""
-    match = _PACKAGE.fullmatch(name)
-    if match is None:
+def release_from_package(name: str) -> str | None:
+    """Inverse of :func:`package_name`, or None for other package names:
+    ``kernel-livepatch-<digit><word chars>-<word chars>-<flavor: [a-z0-9]+>`` (ASCII only)."""
+    if not name.startswith(_PREFIX):
         return None
-    return f"{match.group('kver').replace('_', '.')}-{match.group('flavor')}"
+    parts = name[len(_PREFIX):].split("-")
+    if len(parts) != 3:
+        return None
+    upstream, build, flavor = parts
+    if not (upstream[:1] in _DIGITS and _WORD.issuperset(upstream) and build
+            and _WORD.issuperset(build) and flavor and _FLAVOR.issuperset(flavor)):
+        return None
+    return f"{upstream.replace('_', '.')}-{build.replace('_', '.')}-{flavor}"
 
 
 def module_file(version: str, release: str) -> str:
