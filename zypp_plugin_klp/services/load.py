@@ -24,12 +24,6 @@ BUSY = "lock_busy"           # another process held the lock past the deadline: 
 # FAILED (state.FAILED): the kernel refused, or another transition never finished
 
 
-def may_load_now(kernel: KernelDriver, environ: Dict[str, str], kernel_release: str) -> bool:
-    """Whether a live patch for ``kernel_release`` may be loaded now: that kernel runs with live
-    patching, we are not in a build root, and LIVEPATCH_KERNEL (always/never/auto) allows it."""
-    return why_not_load(kernel, environ, kernel_release) is None
-
-
 NOT_RUNNING = "not the running kernel"
 
 
