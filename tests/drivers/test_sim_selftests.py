@@ -155,6 +155,19 @@ def test_target_module_before_livepatch(tmp_path, build_ko):
                    f"% rmmod {DEMO}\n% rmmod {MOD}")
 
 
+def _target_comes_and_goes() -> str:
+    """The log of: the demo patch enabled, its target module loaded and removed, the patch
+    disabled and removed (test-callbacks' and test-sysfs' scenarios expect the same lines)."""
+    return f"""% modprobe {DEMO}
+{_enable(DEMO)}
+% modprobe {MOD}
+livepatch: applying patch '{DEMO}' to loading module '{MOD}'
+% rmmod {MOD}
+livepatch: reverting patch '{DEMO}' on unloading module '{MOD}'
+{_disable(DEMO)}
+% rmmod {DEMO}"""
+
+
 def test_module_coming_and_going_callbacks(tmp_path, build_ko):
     t = Selftest(tmp_path, build_ko)
     t.load_lp(DEMO, DEMO_OBJECTS)
@@ -162,14 +175,7 @@ def test_module_coming_and_going_callbacks(tmp_path, build_ko):
     t.unload(MOD)
     t.disable_lp(DEMO)
     t.unload(DEMO)
-    t.check_result(f"""% modprobe {DEMO}
-{_enable(DEMO)}
-% modprobe {MOD}
-livepatch: applying patch '{DEMO}' to loading module '{MOD}'
-% rmmod {MOD}
-livepatch: reverting patch '{DEMO}' on unloading module '{MOD}'
-{_disable(DEMO)}
-% rmmod {DEMO}""")
+    t.check_result(_target_comes_and_goes())
 
 
 def test_pre_patch_callback_enodev(tmp_path, build_ko):
@@ -304,14 +310,7 @@ def test_sysfs_test_object_patched(tmp_path, build_ko):
     assert seen == ["0", "1", "0"]
     t.disable_lp(DEMO)
     t.unload(DEMO)
-    t.check_result(f"""% modprobe {DEMO}
-{_enable(DEMO)}
-% modprobe {MOD}
-livepatch: applying patch '{DEMO}' to loading module '{MOD}'
-% rmmod {MOD}
-livepatch: reverting patch '{DEMO}' on unloading module '{MOD}'
-{_disable(DEMO)}
-% rmmod {DEMO}""")
+    t.check_result(_target_comes_and_goes())
 
 
 # -- what the selftests leave to dynamic debug, signals and force ----------------------------------
