@@ -14,6 +14,9 @@ import pytest
 from zypp_plugin_klp.drivers.linux import LinuxKernel
 from zypp_plugin_klp.errors import KernelError
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sim_twin  # noqa: E402  (the held module's worker, shared with guest_sim_twin.py)
+
 MODULES = "/mnt/modules"
 KLP = os.path.join(os.path.dirname(sys.executable), "klp")
 HOLD = "/sys/module/klp_test_held/parameters/hold"
@@ -34,20 +37,6 @@ def kernel():
     return LinuxKernel("/")
 
 
-def worker_stack():
-    """The kernel stack of the test module's worker thread ('' when it is not there)."""
-    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            with open(f"/proc/{pid}/comm") as handle:
-                if handle.read().strip() != "klp_held_worker":
-                    continue
-            with open(f"/proc/{pid}/stack") as handle:
-                return handle.read()
-        except OSError:
-            continue
-    return ""
-
-
 def hold(value):
     """Set the worker's hold and wait (bounded) until its stack shows it inside, or out of, the
     held function (the original or the live patch's replacement), not for a guessed time."""
@@ -55,11 +44,11 @@ def hold(value):
         handle.write(f"{value}\n")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if ("klp_test_held_func" in worker_stack()) == bool(value):
+        if ("klp_test_held_func" in sim_twin.worker_stack()) == bool(value):
             return
         time.sleep(0.02)  # polling the observable state
     raise AssertionError(f"the worker did not {'enter' if value else 'leave'} the held function: "
-                         f"{worker_stack()!r}")
+                         f"{sim_twin.worker_stack()!r}")
 
 
 def test_01_ready_without_patches():

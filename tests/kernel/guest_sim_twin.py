@@ -22,19 +22,6 @@ SELFTESTS_DYNDBG = ("file kernel/livepatch/* +p", "func klp_try_switch_task -p")
 HOLD = f"/sys/module/{sim_twin.HELD}/parameters/hold"
 
 
-def _worker_stack() -> str:
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/comm") as handle:
-                if handle.read().strip() != sim_twin.WORKER:
-                    continue
-            with open(f"/proc/{pid}/stack") as handle:
-                return handle.read()
-        except OSError:
-            continue
-    return ""
-
-
 pytestmark = pytest.mark.skipif(not os.path.exists(MODULES), reason="runs only inside the guest")
 
 
@@ -82,7 +69,7 @@ class Real(sim_twin.Machine):
             handle.write(f"{int(held)}\n")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if ("held_replacement" in _worker_stack()) == held:
+            if ("held_replacement" in sim_twin.worker_stack()) == held:
                 return
             time.sleep(0.02)  # polling the observable state
         raise AssertionError(f"the worker did not {'enter' if held else 'leave'} the replacement")

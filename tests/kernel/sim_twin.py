@@ -16,6 +16,20 @@ HELD = "klp_test_held"  # target module whose worker thread can be held in klp_t
 WORKER = "klp_held_worker"
 
 
+
+def worker_stack() -> str:
+    """The kernel stack of the held module's worker thread ('' when it is not there)."""
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            with open(f"/proc/{pid}/comm") as handle:
+                if handle.read().strip() != WORKER:
+                    continue
+            with open(f"/proc/{pid}/stack") as handle:
+                return handle.read()
+        except OSError:  # the task exited, or /proc/PID/stack is not readable
+            continue
+    return ""
+
 class Machine:
     """What the story needs from a kernel; one subclass drives the real one, one the simulator."""
 
